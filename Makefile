@@ -1,0 +1,42 @@
+# Every target installs what it needs: the virtual environment and, where used, the
+# Prometheus tools from Debian's packages.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test generate lint bench tools browser venv clean
+
+run: venv tools  ## generate and validate every artifact with the built-in default configuration
+	$(BIN)/x509-mixin build --out .
+	$(BIN)/x509-mixin lint
+	$(BIN)/x509-mixin test
+
+test: venv tools browser  ## the full suite (slow end-to-end tests included)
+	$(BIN)/python -m pytest -q
+
+generate: venv  ## rewrite the committed generated files
+	$(BIN)/x509-mixin build --out .
+
+lint: venv tools
+	$(BIN)/x509-mixin lint
+
+bench: venv tools
+	$(BIN)/python -m benchmarks
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+tools:
+	@scripts/ensure-prometheus-tools.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache
+
+browser:
+	@scripts/ensure-chromium.sh

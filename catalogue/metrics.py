@@ -1,0 +1,144 @@
+"""The metric surface of x509-certificate-exporter v4, in one place.
+
+The mixin, the reference exporter and the migration all read these facts; none of them
+reads the others. Source: the exporter's code at v4.2.0 (see the project's reference notes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Per-certificate labels, in the exporter's fixed order; every slot is always present
+# ("" when it does not apply). Optional `<kind>_label_<x>` labels and `discriminator`
+# follow them.
+CERT_LABELS: tuple[str, ...] = (
+    "filename",
+    "filepath",
+    "embedded_kind",
+    "embedded_key",
+    "secret_namespace",
+    "secret_name",
+    "secret_key",
+    "configmap_namespace",
+    "configmap_name",
+    "configmap_key",
+    "cabundle_resource_kind",
+    "cabundle_resource_name",
+    "cabundle_entry",
+    "serial_number",
+    "crl_number",
+    "issuer_C",
+    "issuer_ST",
+    "issuer_L",
+    "issuer_O",
+    "issuer_OU",
+    "issuer_CN",
+    "subject_C",
+    "subject_ST",
+    "subject_L",
+    "subject_O",
+    "subject_OU",
+    "subject_CN",
+)
+DN_FIELDS: tuple[str, ...] = ("C", "ST", "L", "O", "OU", "CN")
+DISCRIMINATOR_LABEL = "discriminator"
+SOURCE_LABELS: tuple[str, ...] = ("source_kind", "source_name")
+
+# Gates of the exporter's `metrics:` section, with the exporter's defaults.
+GATE_DEFAULTS: dict[str, bool] = {
+    "exposeExpired": True,
+    "exposeNotBefore": False,
+    "exposeRelative": False,
+    "exposePerCertError": False,
+    "exposeDiagnostics": False,
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    type: str  # gauge | counter | histogram
+    help: str
+    labels: tuple[str, ...]
+    gate: str | None = None  # a key of GATE_DEFAULTS, or None when always emitted
+    note: str = ""
+
+
+_CERT = CERT_LABELS
+METRICS: tuple[Metric, ...] = (
+    Metric("x509_cert_not_after", "gauge", "Certificate expiration date (seconds since epoch)", _CERT),
+    Metric("x509_cert_not_before", "gauge", "Certificate validity start date (seconds since epoch)", _CERT, "exposeNotBefore"),
+    Metric("x509_cert_expired", "gauge", "1 if the certificate has expired, 0 otherwise", _CERT, "exposeExpired"),
+    Metric("x509_cert_expires_in_seconds", "gauge", "Seconds until the certificate expires (negative once expired)", _CERT, "exposeRelative"),
+    Metric("x509_cert_valid_since_seconds", "gauge", "Seconds since the certificate became valid", _CERT, "exposeRelative"),
+    Metric("x509_cert_error", "gauge", "1 if the bundle could not be read or parsed, 0 otherwise", _CERT, "exposePerCertError"),
+    Metric("x509_crl_next_update", "gauge", "CRL next update date (seconds since epoch)", _CERT, None, "when a CRL is parsed"),
+    Metric("x509_crl_this_update", "gauge", "CRL issue date (seconds since epoch)", _CERT, None, "when a CRL is parsed"),
+    Metric("x509_crl_number", "gauge", "CRL number", _CERT, None, "when a CRL is parsed"),
+    Metric("x509_crl_stale", "gauge", "1 if the CRL is past its next update date, 0 otherwise", _CERT, "exposeExpired"),
+    Metric("x509_crl_stale_in_seconds", "gauge", "Seconds until the CRL becomes stale", _CERT, "exposeRelative"),
+    Metric("x509_crl_fresh_since_seconds", "gauge", "Seconds since the CRL was issued", _CERT, "exposeRelative"),
+    Metric("x509_source_up", "gauge", "1 if the source synced successfully, 0 after a fatal error", SOURCE_LABELS, None,
+           "absent until the first sync; carries the config kind (file, kubeconfig, kubernetes, cabundle)"),
+    Metric("x509_source_bundles", "gauge", "Number of bundles currently held by the source", SOURCE_LABELS, None,
+           "from the first bundle on; stays at 0 after deletions"),
+    Metric("x509_source_errors_total", "counter", "Errors met by the source, by reason", SOURCE_LABELS + ("reason",), None,
+           "pre-created at 0 per static reason, or lazily: rules must work either way"),
+    Metric("x509_kube_watch_resyncs_total", "counter", "Kubernetes watch resyncs", ("source_name", "resource")),
+    Metric("x509_kube_transport_errors_total", "counter", "Kubernetes API transport errors",
+           ("source_name", "resource", "reason")),
+    Metric("x509_pkcs12_passphrase_failures_total", "counter", "PKCS#12 passphrase failures", ("source_name",), None,
+           "only when some source declares format pkcs12"),
+    Metric("x509_jks_passphrase_failures_total", "counter", "JKS passphrase failures", ("source_name",), None,
+           "only when some source declares format jks"),
+    Metric("x509_cert_collision_total", "counter", "Scrapes that met two certificates with the same label set",
+           ("source_kind",)),
+    Metric("x509_cert_collision_dropped_total", "counter", "Certificates dropped because of a label collision",
+           ("source_kind",), None, ">0 only with collisionDiscriminator: never"),
+    Metric("x509_scrape_duration_seconds", "histogram", "Time spent serving a /metrics request", ()),
+    Metric("x509_panic_total", "counter", "Recovered panics by component", ("component",), None, "lazily, after a first panic"),
+    Metric("x509_exporter_build_info", "gauge", "Build information of the exporter",
+           ("version", "built", "git_commit", "go_runtime", "go_os", "go_arch")),
+    Metric("x509_parse_duration_seconds", "histogram", "Time spent parsing a bundle, by format", ("format",),
+           "exposeDiagnostics"),
+    Metric("x509_kube_request_duration_seconds", "histogram", "Kubernetes API request latency", ("verb", "resource"),
+           "exposeDiagnostics"),
+    Metric("x509_kube_informer_scope", "gauge", "Scope of the Kubernetes source", ("source_name", "scope"),
+           "exposeDiagnostics"),
+    Metric("x509_informer_queue_depth", "gauge", "Event queue depth of the Kubernetes source", ("source_name", "resource"),
+           "exposeDiagnostics"),
+)
+BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
+
+SCRAPE_DURATION_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30)
+PARSE_DURATION_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5)
+
+# `source_kind` of x509_source_up (the config kind) differs from the one of bundles and
+# errors (below): never join them on source_kind, join on source_name.
+SOURCE_UP_KINDS: tuple[str, ...] = ("file", "kubeconfig", "kubernetes", "cabundle")
+SOURCE_KINDS: tuple[str, ...] = ("file", "kubeconfig", "kube-secret", "kube-configmap", "kube-cabundle", "kubernetes")
+
+BUNDLE_REASONS: tuple[str, ...] = (
+    "bad_pem", "bad_crl", "bad_der", "bad_jks", "bad_pkcs12", "bad_passphrase", "no_certificate_found",
+    "read_failed", "permission_denied", "not_found", "api_error", "decode_failed", "broken_symlink",
+    "out_of_scope_symlink", "parse_timeout", "walk_error", "rate_limited",
+)
+# Transport reasons (source_kind "kubernetes", source_name "kube-api"); http_5xx stands for the
+# real code, e.g. http_503.
+TRANSPORT_REASONS: tuple[str, ...] = ("rate_limited", "http_401", "http_403", "http_5xx")
+KUBE_TRANSPORT_REASONS: tuple[str, ...] = (
+    "list_failed", "watch_start_failed", "watch_error_event", "watch_flapped", "namespace_sync_failed",
+)
+
+# v3 names that v4 removed, with the v4 replacement.
+V3_REMOVED: dict[str, str] = {"x509_read_errors": "x509_source_errors_total"}
+
+
+def metric_enabled(name: str, gates: dict[str, bool]) -> bool:
+    """Whether an exporter with these `metrics:` gates emits the metric (histogram suffixes allowed)."""
+    base = name
+    for suffix in ("_bucket", "_sum", "_count"):
+        if name.endswith(suffix) and name[: -len(suffix)] in BY_NAME:
+            base = name[: -len(suffix)]
+    metric = BY_NAME[base]
+    return metric.gate is None or gates.get(metric.gate, GATE_DEFAULTS[metric.gate])
