@@ -1,0 +1,5 @@
+"""The reference x509 certificate exporter: the v4 metric surface for files on disk.
+
+config -> sources (file, kubeconfig) -> parsers (PEM, DER, PKCS#12, CRL) -> registry
+(exposition text rendered once per change) -> HTTP server (/metrics, /healthz, /readyz, /).
+"""

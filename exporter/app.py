@@ -1,0 +1,71 @@
+"""Wiring: config -> registry + sources (one thread each) + HTTP server(s)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from .config import Config
+from .registry import Registry
+from .server import make_server
+from .sources import make_source
+from .webconfig import WebConfig, load_web_config
+
+log = logging.getLogger("x509_mixin.exporter")
+
+
+class Exporter:
+    def __init__(self, cfg: Config, web: WebConfig | None = None):
+        self.cfg = cfg
+        if web is None and cfg.server.web_config_file:
+            web = load_web_config(cfg.server.web_config_file)
+        self.web = web
+        self.registry = Registry(cfg.metrics, [(s.kind, s.name, s.formats) for s in cfg.sources],
+                                 enable_stats=cfg.enable_stats)
+        self.sources = [make_source(s, cfg, self.registry) for s in cfg.sources]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._servers = []
+
+    def ready(self) -> bool:
+        return all(s.stats is None or s.stats.synced for s in self.sources)
+
+    @property
+    def port(self) -> int:
+        return self._servers[0].server_address[1]
+
+    @property
+    def probe_port(self) -> int | None:
+        return self._servers[1].server_address[1] if len(self._servers) > 1 else None
+
+    def start(self) -> "Exporter":
+        self._servers.append(make_server(self.cfg.server.listen, self, tls=self.web.tls if self.web else None))
+        if self.cfg.server.probe_listen:
+            self._servers.append(make_server(self.cfg.server.probe_listen, self, probes_only=True))
+        for srv in self._servers:
+            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True,
+                                 name=f"http-{srv.server_address[1]}")
+            t.start()
+            self._threads.append(t)
+        log.info("listening on %s (%s)", self.cfg.server.listen,
+                 "https" if self.web and self.web.tls else "http")
+        for src in self.sources:
+            t = threading.Thread(target=src.run, args=(self._stop,), daemon=True, name=f"source-{src.name}")
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        for srv in self._servers:
+            srv.shutdown()
+            srv.server_close()
+        for t in self._threads:
+            t.join(timeout)
+        log.info("stopped")
+
+    def __enter__(self) -> "Exporter":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
