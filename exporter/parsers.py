@@ -62,14 +62,18 @@ class ParseResult:
         return not self.certs and not self.crls and bool(self.errors)
 
 
+_DOTTED = {oid.dotted_string: key for key, oid in _OID.items()}
+
+
 def _name(n: x509.Name) -> dict[str, str]:
+    """One pass over the RDNs; Go keeps the first value of each list field and the last CommonName."""
     out: dict[str, str] = {}
-    for key, oid in _OID.items():
-        attrs = n.get_attributes_for_oid(oid)
-        if attrs:
-            # Go keeps the first value of each list field and the last CommonName.
-            v = attrs[-1].value if key == "CN" else attrs[0].value
-            out[key] = v if isinstance(v, str) else v.decode("utf-8", "replace")
+    for attr in n:
+        key = _DOTTED.get(attr.oid.dotted_string)
+        if key is None or (key in out and key != "CN"):
+            continue
+        v = attr.value
+        out[key] = v if isinstance(v, str) else v.decode("utf-8", "replace")
     return out
 
 

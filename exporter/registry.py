@@ -45,7 +45,7 @@ def build_info_labels() -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Place:
     """Where a bundle lives: one file, or one entry of a kubeconfig."""
 
@@ -66,12 +66,12 @@ class Place:
 
 
 class _Cert:
-    __slots__ = ("core", "disc", "lbl", "not_after", "not_before", "kind", "visible")
+    __slots__ = ("base", "disc", "lbl", "not_after", "not_before", "kind", "visible")
 
-    def __init__(self, core: str, disc: str, info: CertInfo, kind: str):
-        self.core = core
+    def __init__(self, base: str, disc: str, info: CertInfo, kind: str):
+        self.base = base  # the full label text with an empty discriminator: escaped once, here
         self.disc = disc
-        self.lbl = ""
+        self.lbl = base
         self.not_after = info.not_after
         self.not_before = info.not_before
         self.kind = kind
@@ -88,7 +88,7 @@ class _Crl:
         self.number = float(int(info.number)) if info.number else 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class _Bundle:
     place: Place
     fmt: str
@@ -164,17 +164,17 @@ class Registry:
         loc = self._location_core(place)
         certs: list[_Cert] = []
         for i, info in enumerate(result.certs):
-            core = loc + self._cert_core(info)
+            base = self._finish(loc + self._cert_core(info), "")
             disc = ""
             if self._disc_on:
                 h = hashlib.sha256(info.der_digest + b"\0" + "\0".join(place.key).encode() + b"\0" + str(i).encode())
                 disc = h.hexdigest()[: self.m.collision_discriminator_length]
-            certs.append(_Cert(core, disc, info, place.source_kind))
+            certs.append(_Cert(base, disc, info, place.source_kind))
         crls = [_Crl(self._crl_lbl(loc, c), c) for c in result.crls]
         error_lbl = ""
         if result.errors:
             error_lbl = self._finish(loc + self._empty_cert_core(), "")
-        b = _Bundle(place, fmt, certs, crls, list(result.errors), result.detail, error_lbl)
+        b = _Bundle(place, fmt, certs, crls, list(result.errors), result.detail if result.errors else "", error_lbl)
         with self._lock:
             is_new = place.key not in self._bundles
             self._bundles[place.key] = b
@@ -248,13 +248,17 @@ class Registry:
             return "{" + core + f',discriminator="{disc}"' + "}"
         return "{" + core + "}"
 
+    def _with_disc(self, base: str, disc: str) -> str:
+        assert base.endswith(',discriminator=""}')
+        return base[:-2] + disc + '"}'
+
     # ---- rebuild on change -----------------------------------------------------------
 
     def _rebuild(self) -> None:
         groups: dict[tuple[str, str], list[_Cert]] = defaultdict(list)
         for b in self._bundles.values():
             for c in b.certs:
-                groups[(c.kind, c.core)].append(c)
+                groups[(c.kind, c.base)].append(c)
         extra: Counter = Counter()
         mode = self.m.collision_discriminator
         visible: list[_Cert] = []
@@ -266,13 +270,13 @@ class Registry:
                 best = min(members, key=lambda c: c.not_after)
                 for c in members:
                     c.visible = c is best
-                    c.lbl = self._finish(c.core, "")
+                    c.lbl = c.base
                 visible.append(best)
                 continue
             use = mode == "always" or (collided and mode == "auto")
             for c in members:
                 c.visible = True
-                c.lbl = self._finish(c.core, c.disc if use else "")
+                c.lbl = self._with_disc(c.base, c.disc) if use else c.base
                 visible.append(c)
         visible.sort(key=lambda c: c.lbl)
         self._visible = visible

@@ -31,6 +31,18 @@ log = logging.getLogger("x509_mixin.exporter")
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a larger file is refused with reason read_failed
 
 
+def _release_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 class _Skip(Exception):
     """The path is not a certificate candidate (e.g. a directory matched by a glob)."""
 
@@ -74,8 +86,12 @@ class Source:
     # ---- the loop ----------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
+        first = True
         while not stop.is_set():
             self.poll_once()
+            if first:
+                _release_memory()  # give the first sync's parse garbage back to the OS
+                first = False
             if stop.wait(self.interval):
                 return
 

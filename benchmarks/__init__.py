@@ -1,0 +1,1 @@
+"""Benchmarks of the reference exporter (`make bench`, i.e. `python -m benchmarks`)."""
