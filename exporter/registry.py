@@ -228,7 +228,11 @@ class Registry:
                 'configmap_key="",cabundle_resource_kind="",cabundle_resource_name="",cabundle_entry="",')
 
     def _dn(self, prefix: str, fields: tuple[str, ...], values: dict[str, str]) -> str:
-        return "".join(f',{prefix}_{f}="{escape_label(values.get(f, ""))}"' for f in fields)
+        out = ""
+        for f in fields:
+            v = values.get(f)
+            out += f',{prefix}_{f}="{escape_label(v) if v else ""}"'
+        return out
 
     def _cert_core(self, info: CertInfo) -> str:
         return (f'serial_number="{info.serial}",crl_number=""' + self._dn("issuer", self._dn_iss, info.issuer)
