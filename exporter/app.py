@@ -6,6 +6,7 @@ import logging
 import threading
 
 from .config import Config
+from .memory import tune_malloc
 from .registry import Registry
 from .server import make_server
 from .sources import make_source
@@ -39,6 +40,7 @@ class Exporter:
         return self._servers[1].server_address[1] if len(self._servers) > 1 else None
 
     def start(self) -> "Exporter":
+        tune_malloc()
         self._servers.append(make_server(self.cfg.server.listen, self, tls=self.web.tls if self.web else None))
         if self.cfg.server.probe_listen:
             self._servers.append(make_server(self.cfg.server.probe_listen, self, probes_only=True))

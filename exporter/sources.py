@@ -23,24 +23,13 @@ from typing import Callable
 import yaml
 
 from . import parsers
+from .memory import release_memory
 from .config import Config, SourceConfig
 from .registry import Place, Registry
 
 log = logging.getLogger("x509_mixin.exporter")
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a larger file is refused with reason read_failed
-
-
-def _release_memory() -> None:
-    import gc
-
-    gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 class _Skip(Exception):
@@ -90,7 +79,7 @@ class Source:
         while not stop.is_set():
             self.poll_once()
             if first:
-                _release_memory()  # give the first sync's parse garbage back to the OS
+                release_memory()  # give the first sync's parse garbage back to the OS
                 first = False
             if stop.wait(self.interval):
                 return
