@@ -50,7 +50,10 @@ def test_log_format_json_and_level(capsys):
     setup_logging("debug", "text")
     log.debug("dbg")
     assert "level=DEBUG msg=dbg" in capsys.readouterr().err
-    logging.getLogger("x509_mixin").setLevel(logging.WARNING)
+    root = logging.getLogger("x509_mixin")  # back to pytest's capture for the other tests
+    root.handlers[:] = []
+    root.propagate = True
+    root.setLevel(logging.NOTSET)
 
 
 def test_path_mappings_translate_absolute_targets(tmp_path, exporter, ca):
