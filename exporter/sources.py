@@ -202,6 +202,7 @@ class Source:
     def poll(self) -> None:
         live: set[tuple] = set()
         fmt0 = self.cfg.formats[0]
+        todo: list[tuple[Place, str, tuple]] = []  # (place, path to read, signature)
         for path, literal in self.candidates():
             place = Place(self.error_kind, self.name, path)
             try:
@@ -218,22 +219,48 @@ class Source:
                 if self.stats is not None:
                     self.stats.skipped_unchanged += 1
                 continue
-            try:
-                data = self._load(read_path)
-            except _Fault as f:
-                self._cache.pop(path, None)
-                self._fault(place, fmt0, f.reason, f.detail)
+            todo.append((place, read_path, sig))
+        passphrases, note = self._passphrases() if "pkcs12" in self.cfg.formats else ([None], "")
+        jobs = [(rp, self.cfg.formats, passphrases, note) for _, rp, _ in todo]
+        if len(jobs) >= self.parallel_threshold and self.read is _read and (os.cpu_count() or 1) > 1:
+            outcomes = self._parallel(jobs)
+        else:
+            outcomes = (read_and_parse(*job, reader=self.read) for job in jobs)
+        for (place, _, sig), (kind, a, b, timings) in zip(todo, outcomes):
+            for fmt, seconds in timings:
+                self.registry.observe_parse(fmt, seconds)
+            if kind == "fault":
+                self._cache.pop(place.path, None)
+                self._fault(place, fmt0, a, b)
                 continue
-            fmt, result = self.parse(data)
-            if result.errors:
-                log.warning("source %s: %s: %s (%s)", self.name, path, result.detail, ",".join(result.errors))
-            self.registry.upsert(place, fmt, result)
-            self._cache[path] = sig
+            if b.errors:
+                log.warning("source %s: %s: %s (%s)", self.name, place.path, b.detail, ",".join(b.errors))
+            self.registry.upsert(place, a, b)
+            self._cache[place.path] = sig
             if self.stats is not None:
                 self.stats.parsed += 1
         for key in self.registry.keys_of(self.name) - live:
             self.registry.delete(key)
             self._cache.pop(key[1], None)
+
+    # Many files to parse at once (a first sync of a big tree): read and parse them in worker
+    # processes (forked, so nothing is re-imported) while this thread feeds the registry.
+    parallel_threshold = 2000
+
+    def _parallel(self, jobs):
+        import multiprocessing
+
+        workers = min(os.cpu_count() or 1, 4)
+        try:
+            pool = multiprocessing.get_context("fork").Pool(workers)
+        except (OSError, ValueError):
+            yield from (read_and_parse(*job) for job in jobs)
+            return
+        try:
+            yield from pool.imap(_job, jobs, chunksize=128)
+        finally:
+            pool.terminate()
+            pool.join()
 
     def _passphrases(self) -> tuple[list[bytes | None], str]:
         p = self.cfg.pkcs12
@@ -253,30 +280,43 @@ class Source:
             out = [None]
         return out, note
 
-    def parse(self, data: bytes) -> tuple[str, parsers.ParseResult]:
-        tried: list[tuple[str, parsers.ParseResult]] = []
-        for fmt in self.cfg.formats:
-            t0 = time.perf_counter()
-            if fmt == "pem":
-                r = parsers.parse_pem(data)
-            elif fmt == "der":
-                r = parsers.parse_der(data)
-            else:
-                pw, note = self._passphrases()
-                r = parsers.parse_pkcs12(data, pw)
-                if note and r.errors:
-                    r.detail = note
-            self.registry.observe_parse(fmt, time.perf_counter() - t0)
-            if not r.fatal:
-                return fmt, r
-            tried.append((fmt, r))
-        if len(tried) > 1:
-            if parsers.looks_like_pem(data) and tried[0][0] == "pem":
-                return tried[0]
-            for fmt, r in tried:
-                if fmt != "pem":
-                    return fmt, r
-        return tried[0]
+
+def _job(job):
+    return read_and_parse(*job)
+
+
+def read_and_parse(read_path: str, formats: tuple[str, ...], passphrases: list, note: str,
+                   reader: Callable[[str], bytes] = _read):
+    """("fault", reason, detail, timings) or ("ok", format, ParseResult, timings); never raises."""
+    try:
+        data = reader(read_path)
+    except OSError as e:
+        if isinstance(e, IsADirectoryError):
+            return "fault", "read_failed", "is a directory, a file was expected", []
+        return ("fault", _classify(e), "file vanished before it could be read" if isinstance(e, FileNotFoundError)
+                else f"cannot read: {e.strerror}", [])
+    if len(data) > MAX_FILE_BYTES:
+        return "fault", "read_failed", f"file larger than the {MAX_FILE_BYTES} bytes cap", []
+    timings: list[tuple[str, float]] = []
+    tried: list[tuple[str, parsers.ParseResult]] = []
+    for fmt in formats:
+        t0 = time.perf_counter()
+        if fmt == "pem":
+            r = parsers.parse_pem(data)
+        elif fmt == "der":
+            r = parsers.parse_der(data)
+        else:
+            r = parsers.parse_pkcs12(data, passphrases)
+            if note and r.errors:
+                r.detail = note
+        timings.append((fmt, time.perf_counter() - t0))
+        if not r.fatal:
+            return "ok", fmt, r, timings
+        tried.append((fmt, r))
+    chosen = tried[0]
+    if len(tried) > 1 and not (parsers.looks_like_pem(data) and tried[0][0] == "pem"):
+        chosen = next((t for t in tried if t[0] != "pem"), tried[0])
+    return "ok", chosen[0], chosen[1], timings
 
 
 class KubeconfigSource(Source):
