@@ -1,0 +1,374 @@
+"""The mixin's configuration: defaults, validation, and the immutable object the rest reads.
+
+Every key has an effect on the generated output (a test per key shows it). Bad input is
+refused with one line per problem naming the key, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import promql_parser
+
+from x509_mixin.catalogue.metrics import GATE_DEFAULTS
+
+# Base names (without prefix) of every alert the mixin can generate; severities, alertFor
+# and disabledAlerts are keyed by these.
+ALERT_NAMES: tuple[str, ...] = (
+    "SourceErrors",
+    "SourceErrorsSustained",
+    "SourceDown",
+    "KubeTransportErrors",
+    "KubeTransportErrorsSustained",
+    "KeystorePassphraseFailures",
+    "CertificateError",
+    "CertificateRenewal",
+    "CertificateExpiration",
+    "CertificateNotYetValid",
+    "CertificateCollision",
+    "CRLNeedsRefresh",
+    "CRLStale",
+    "ExporterDown",
+    "ExporterAbsent",
+    "SourceBundlesLost",
+    "ExporterPanics",
+    "KubeWatchResyncStorm",
+    "ExporterSlowScrapes",
+    "CertificateRenewalOverdue",
+)
+
+SEVERITIES = ("info", "warning", "critical")
+
+DEFAULT_SEVERITIES: dict[str, str] = {
+    "SourceErrors": "warning",
+    "SourceErrorsSustained": "critical",
+    "SourceDown": "critical",
+    "KubeTransportErrors": "warning",
+    "KubeTransportErrorsSustained": "critical",
+    "KeystorePassphraseFailures": "warning",
+    "CertificateError": "warning",
+    "CertificateRenewal": "warning",
+    "CertificateExpiration": "critical",
+    "CertificateNotYetValid": "warning",
+    "CertificateCollision": "warning",
+    "CRLNeedsRefresh": "warning",
+    "CRLStale": "critical",
+    "ExporterDown": "warning",
+    "ExporterAbsent": "critical",
+    "SourceBundlesLost": "warning",
+    "ExporterPanics": "warning",
+    "KubeWatchResyncStorm": "warning",
+    "ExporterSlowScrapes": "warning",
+    "CertificateRenewalOverdue": "warning",
+}
+
+DEFAULT_FOR: dict[str, str] = {
+    "SourceErrors": "5m",
+    "SourceErrorsSustained": "30m",
+    "SourceDown": "5m",
+    "KubeTransportErrors": "5m",
+    "KubeTransportErrorsSustained": "30m",
+    "KeystorePassphraseFailures": "15m",
+    "CertificateError": "15m",
+    "CertificateRenewal": "15m",
+    "CertificateExpiration": "15m",
+    "CertificateNotYetValid": "15m",
+    "CertificateCollision": "15m",
+    "CRLNeedsRefresh": "15m",
+    "CRLStale": "15m",
+    "ExporterDown": "15m",
+    "ExporterAbsent": "15m",
+    "SourceBundlesLost": "15m",
+    "ExporterPanics": "0s",
+    "KubeWatchResyncStorm": "15m",
+    "ExporterSlowScrapes": "15m",
+    "CertificateRenewalOverdue": "15m",
+}
+
+# Labels that identify the reporting exporter rather than the certificate: aggregated away
+# so that replicas, or the same CA file on many nodes, give one alert per certificate.
+DEFAULT_REPORTER_LABELS = ("job", "instance", "pod", "container", "endpoint", "service", "namespace", "node")
+
+DEFAULTS: dict[str, Any] = {
+    "alertNamePrefix": "X509",
+    "selector": 'job=~"x509-certificate-exporter.*"',
+    "multiCluster": False,
+    "clusterLabel": "cluster",
+    "warningDaysLeft": 28,
+    "criticalDaysLeft": 14,
+    "crlWarningDaysLeft": 7,
+    "severities": {},
+    "alertFor": {},
+    "disabledAlerts": [],
+    "extraAlertLabels": {},
+    "extraAlertAnnotations": {},
+    "runbookUrlPattern": "https://github.com/x509-mixin/x509-mixin/blob/main/docs/runbooks.md#%s",
+    "deduplicateReporters": True,
+    "reporterLabels": list(DEFAULT_REPORTER_LABELS),
+    "missedScrapeTolerance": "10m",
+    "scrapeTimeout": "10s",
+    "renewalOverdueFraction": 0.8,
+    "renewalOverdueMaxLifetime": "100d",
+    "exporter": dict(GATE_DEFAULTS),
+    "prometheusRule": {"name": "x509-certificate-exporter-mixin", "namespace": "monitoring", "labels": {}},
+}
+
+_DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+_LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_ALERT_PREFIX_RE = re.compile(r"^([A-Z][A-Za-z0-9]*)?$")
+_K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+class ConfigError(ValueError):
+    """Invalid configuration; `problems` holds one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds of a Prometheus duration such as `1h30m`; raises ValueError when malformed."""
+    m = _DURATION_RE.match(text) if isinstance(text, str) else None
+    if not m or not text:
+        raise ValueError(text)
+    return sum(int(v) * unit for v, unit in zip(m.groups(), _DURATION_UNITS) if v)
+
+
+@dataclass(frozen=True)
+class PrometheusRuleMeta:
+    name: str
+    namespace: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Config:
+    alertNamePrefix: str
+    selector: str
+    multiCluster: bool
+    clusterLabel: str
+    warningDaysLeft: float
+    criticalDaysLeft: float
+    crlWarningDaysLeft: float
+    severities: Mapping[str, str]
+    alertFor: Mapping[str, str]
+    disabledAlerts: frozenset[str]
+    extraAlertLabels: Mapping[str, str]
+    extraAlertAnnotations: Mapping[str, str]
+    runbookUrlPattern: str
+    deduplicateReporters: bool
+    reporterLabels: tuple[str, ...]
+    missedScrapeTolerance: str
+    scrapeTimeout: str
+    renewalOverdueFraction: float
+    renewalOverdueMaxLifetime: str
+    exporter: Mapping[str, bool]
+    prometheusRule: PrometheusRuleMeta
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def alert_name(self, base: str) -> str:
+        return self.alertNamePrefix + base
+
+    def runbook_url(self, base: str) -> str:
+        return self.runbookUrlPattern.replace("%s", base.lower())
+
+    def gate(self, name: str) -> bool:
+        return self.exporter[name]
+
+
+# ---- validation -------------------------------------------------------------------------
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
+            dict: "a mapping", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, key: str, value: Any, fix: str) -> None:
+        self.problems.append(f"config key {key!s}: invalid value {value!r}: {fix}")
+
+    def expect(self, key: str, value: Any, kinds: tuple[type, ...], what: str) -> bool:
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if not ok:
+            self.fail(key, value, f"expected {what}, got {_type_name(value)}")
+        return ok
+
+    def unknown(self, prefix: str, data: Mapping[str, Any], known: Mapping[str, Any] | tuple[str, ...]) -> None:
+        for key in data:
+            if key not in known:
+                names = ", ".join(sorted(known))
+                self.problems.append(f"config key {prefix}{key}: unknown key; known keys are: {names}")
+
+    def duration(self, key: str, value: Any, allow_zero: bool = False) -> None:
+        try:
+            seconds = duration_seconds(value)
+        except ValueError:
+            self.fail(key, value, "expected a Prometheus duration such as 30s, 15m, 1h or 7d")
+            return
+        if seconds == 0 and not allow_zero:
+            self.fail(key, value, "the duration must be greater than zero")
+
+    def alert_map(self, key: str, value: Any, check_item) -> None:
+        if not self.expect(key, value, (dict,), "a mapping of alert base names (e.g. CertificateExpiration)"):
+            return
+        for name, item in value.items():
+            if name not in ALERT_NAMES:
+                self.fail(f"{key}.{name}", item, "unknown alert; use one of: " + ", ".join(ALERT_NAMES))
+            else:
+                check_item(f"{key}.{name}", item)
+
+    def string_map(self, key: str, value: Any) -> None:
+        if not self.expect(key, value, (dict,), "a mapping of label names to strings"):
+            return
+        for name, item in value.items():
+            if not isinstance(name, str) or not _LABEL_NAME_RE.match(name):
+                self.fail(key, name, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
+            elif name.startswith("__"):
+                self.fail(f"{key}.{name}", item, "names starting with __ are reserved by Prometheus")
+            self.expect(f"{key}.{name}", item, (str,), "a string")
+
+
+def _check_selector(c: _Checker, value: str) -> None:
+    try:
+        expr = promql_parser.parse("up{%s}" % value)
+    except Exception as exc:  # the parser raises plain exceptions with a reason
+        c.fail("selector", value, f"not a PromQL label selector ({exc}); example: job=~\"x509-certificate-exporter.*\"")
+        return
+    names = [m.name for m in expr.matchers.matchers] if isinstance(expr, promql_parser.VectorSelector) else []
+    if not isinstance(expr, promql_parser.VectorSelector) or expr.name != "up":
+        c.fail("selector", value, 'expected label matchers only, with no braces or operators, e.g. job=~"x509-.*"')
+    elif not names:
+        c.fail("selector", value, 'expected at least one label matcher, e.g. job=~"x509-certificate-exporter.*"')
+    elif "__name__" in names:
+        c.fail("selector", value, "the selector must not match on __name__; select on job or other target labels")
+
+
+def load(data: Mapping[str, Any] | None = None) -> Config:
+    """Validate a user configuration (merged over the defaults) and return the Config."""
+    data = {} if data is None else data
+    c = _Checker()
+    if not isinstance(data, Mapping):
+        raise ConfigError([f"config: expected a mapping at the top level, got {_type_name(data)}"])
+    c.unknown("", data, DEFAULTS)
+    merged = copy.deepcopy(DEFAULTS)
+    for key, value in data.items():
+        if key in ("exporter", "prometheusRule") and isinstance(value, Mapping):
+            c.unknown(f"{key}.", value, DEFAULTS[key])
+            merged[key].update({k: v for k, v in value.items() if k in DEFAULTS[key]})
+        elif key in DEFAULTS:
+            merged[key] = value
+    m = merged
+
+    if c.expect("alertNamePrefix", m["alertNamePrefix"], (str,), "a string") and not _ALERT_PREFIX_RE.match(
+            m["alertNamePrefix"]):
+        c.fail("alertNamePrefix", m["alertNamePrefix"], "use CamelCase letters and digits starting with a capital "
+               "(e.g. X509), or \"\" for the Helm chart's names")
+    if c.expect("selector", m["selector"], (str,), "a string"):
+        _check_selector(c, m["selector"])
+    c.expect("multiCluster", m["multiCluster"], (bool,), "true or false")
+    if c.expect("clusterLabel", m["clusterLabel"], (str,), "a string") and not _LABEL_NAME_RE.match(m["clusterLabel"]):
+        c.fail("clusterLabel", m["clusterLabel"], "expected a Prometheus label name such as cluster")
+    days_ok = True
+    for key in ("warningDaysLeft", "criticalDaysLeft", "crlWarningDaysLeft"):
+        if not c.expect(key, m[key], (int, float), "a number of days"):
+            days_ok = False
+        elif m[key] <= 0:
+            c.fail(key, m[key], "expected a number of days greater than 0")
+            days_ok = False
+    if days_ok and m["warningDaysLeft"] <= m["criticalDaysLeft"]:
+        c.fail("warningDaysLeft", m["warningDaysLeft"],
+               f"must be greater than criticalDaysLeft ({m['criticalDaysLeft']}), or the warning never comes first")
+
+    def check_severity(key: str, value: Any) -> None:
+        if value not in SEVERITIES:
+            c.fail(key, value, "expected one of info, warning, critical")
+
+    c.alert_map("severities", m["severities"], check_severity)
+    c.alert_map("alertFor", m["alertFor"], lambda k, v: c.expect(k, v, (str,), "a duration string such as 15m")
+                and c.duration(k, v, allow_zero=True))
+    if c.expect("disabledAlerts", m["disabledAlerts"], (list,), "a list of alert base names"):
+        for name in m["disabledAlerts"]:
+            if name not in ALERT_NAMES:
+                c.fail("disabledAlerts", name, "unknown alert; use one of: " + ", ".join(ALERT_NAMES))
+    c.string_map("extraAlertLabels", m["extraAlertLabels"])
+    if isinstance(m["extraAlertLabels"], dict):
+        for reserved in ("severity", "alertname"):
+            if reserved in m["extraAlertLabels"]:
+                c.fail(f"extraAlertLabels.{reserved}", m["extraAlertLabels"][reserved],
+                       "set severities per alert with the `severities` key instead")
+    c.string_map("extraAlertAnnotations", m["extraAlertAnnotations"])
+    if isinstance(m["extraAlertAnnotations"], dict):
+        for reserved in ("summary", "description", "runbook_url"):
+            if reserved in m["extraAlertAnnotations"]:
+                c.fail(f"extraAlertAnnotations.{reserved}", m["extraAlertAnnotations"][reserved],
+                       "this annotation is generated; use runbookUrlPattern for runbook links")
+    if c.expect("runbookUrlPattern", m["runbookUrlPattern"], (str,), "a string") and (
+            m["runbookUrlPattern"].count("%s") != 1):
+        c.fail("runbookUrlPattern", m["runbookUrlPattern"],
+               "expected exactly one %s, replaced by the lower-case alert base name")
+    c.expect("deduplicateReporters", m["deduplicateReporters"], (bool,), "true or false")
+    if c.expect("reporterLabels", m["reporterLabels"], (list,), "a list of label names"):
+        for name in m["reporterLabels"]:
+            if not isinstance(name, str) or not _LABEL_NAME_RE.match(name):
+                c.fail("reporterLabels", name, "expected Prometheus label names such as instance or pod")
+            elif isinstance(m["clusterLabel"], str) and name == m["clusterLabel"] and m["multiCluster"] is True:
+                c.fail("reporterLabels", name, "the cluster label must not be aggregated away when multiCluster is on")
+    for key in ("missedScrapeTolerance", "scrapeTimeout", "renewalOverdueMaxLifetime"):
+        c.duration(key, m[key])
+    if c.expect("renewalOverdueFraction", m["renewalOverdueFraction"], (int, float), "a fraction between 0 and 1") and (
+            not 0 < m["renewalOverdueFraction"] < 1):
+        c.fail("renewalOverdueFraction", m["renewalOverdueFraction"],
+               "expected a fraction of the lifetime between 0 and 1 (exclusive), e.g. 0.8")
+    exp = m["exporter"]
+    if c.expect("exporter", exp, (dict,), "a mapping of the exporter's metrics gates"):
+        for key in GATE_DEFAULTS:
+            c.expect(f"exporter.{key}", exp[key], (bool,), "true or false (the exporter's metrics." + key + ")")
+    pr = m["prometheusRule"]
+    if c.expect("prometheusRule", pr, (dict,), "a mapping with name, namespace, labels"):
+        for key in ("name", "namespace"):
+            if c.expect(f"prometheusRule.{key}", pr[key], (str,), "a string") and not _K8S_NAME_RE.match(pr[key]):
+                c.fail(f"prometheusRule.{key}", pr[key], "expected a Kubernetes name: lower-case letters, digits, - and .")
+        c.expect("prometheusRule.labels", pr["labels"], (dict,), "a mapping of strings") and all(
+            c.expect(f"prometheusRule.labels.{k}", v, (str,), "a string") for k, v in pr["labels"].items())
+    if c.problems:
+        raise ConfigError(c.problems)
+
+    severities = dict(DEFAULT_SEVERITIES, **m["severities"])
+    alert_for = dict(DEFAULT_FOR, **m["alertFor"])
+    freeze = MappingProxyType
+    return Config(
+        alertNamePrefix=m["alertNamePrefix"],
+        selector=m["selector"],
+        multiCluster=m["multiCluster"],
+        clusterLabel=m["clusterLabel"],
+        warningDaysLeft=m["warningDaysLeft"],
+        criticalDaysLeft=m["criticalDaysLeft"],
+        crlWarningDaysLeft=m["crlWarningDaysLeft"],
+        severities=freeze(severities),
+        alertFor=freeze(alert_for),
+        disabledAlerts=frozenset(m["disabledAlerts"]),
+        extraAlertLabels=freeze(dict(m["extraAlertLabels"])),
+        extraAlertAnnotations=freeze(dict(m["extraAlertAnnotations"])),
+        runbookUrlPattern=m["runbookUrlPattern"],
+        deduplicateReporters=m["deduplicateReporters"],
+        reporterLabels=tuple(m["reporterLabels"]),
+        missedScrapeTolerance=m["missedScrapeTolerance"],
+        scrapeTimeout=m["scrapeTimeout"],
+        renewalOverdueFraction=m["renewalOverdueFraction"],
+        renewalOverdueMaxLifetime=m["renewalOverdueMaxLifetime"],
+        exporter=freeze(dict(exp)),
+        prometheusRule=PrometheusRuleMeta(pr["name"], pr["namespace"], freeze(dict(pr["labels"]))),
+        raw=freeze(dict(data)),
+    )
+
+
+DEFAULT = load()
