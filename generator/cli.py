@@ -2,7 +2,100 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from x509_mixin.generator.promtool import PromtoolMissing
+from x509_mixin.mixin.config import Config, ConfigError, load
+
+PROJECT = Path(__file__).resolve().parent.parent
+RUNBOOKS = PROJECT / "docs" / "runbooks.md"
+
+
+class InputError(Exception):
+    """Bad input: reported as one line per problem, exit status 2."""
+
+
+def load_config(path: str | None) -> Config:
+    if path is None:
+        return load()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"config file {path}: cannot read it ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"config file {path}: invalid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    try:
+        return load({} if data is None else data)
+    except ConfigError as exc:
+        raise InputError("\n".join(f"{path}: {line}" for line in exc.problems)) from None
+
+
+def cmd_build(args) -> int:
+    from x509_mixin.generator.build import write
+
+    cfg = load_config(args.config)
+    for path in write(cfg, Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_lint(args) -> int:
+    from x509_mixin.generator import promtool
+    from x509_mixin.generator.build import ALERTS_FILE, PROMETHEUSRULE_FILE, RULES_FILE, write
+    from x509_mixin.generator.lint import lint_groups
+    from x509_mixin.mixin.alerts import alert_groups
+
+    cfg = load_config(args.config)
+    problems = lint_groups(alert_groups(cfg), RUNBOOKS if RUNBOOKS.exists() else None)
+    with tempfile.TemporaryDirectory(prefix="x509-mixin-lint-") as tmp:
+        out = Path(tmp)
+        write(cfg, out)
+        spec = promtool.extract_spec(out / PROMETHEUSRULE_FILE, out / "prometheusrule-spec.yaml")
+        result = promtool.check_rules([out / ALERTS_FILE, out / RULES_FILE, spec])
+    if not result.ok:
+        problems.append(f"promtool check rules --lint=all --lint-fatal failed:\n{result.output}")
+    for line in problems:
+        print(line, file=sys.stderr)
+    if problems:
+        return 1
+    print("lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks)")
+    return 0
+
+
+def cmd_test(args) -> int:
+    from x509_mixin.generator.unittests import run_suites
+
+    cfg = load_config(args.config) if args.config else None
+    report = run_suites(cfg)
+    for line in report.lines:
+        print(line)
+    return 0 if report.ok else 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="x509-mixin", description="Certificate-expiry monitoring mixin.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="write rules/ under --out")
+    build.add_argument("--config", help="mixin configuration (YAML); built-in defaults when absent")
+    build.add_argument("--out", default=".", help="output directory (default: .)")
+    build.set_defaults(func=cmd_build)
+    lint = sub.add_parser("lint", help="promtool check rules and the mixin's rule checks")
+    lint.add_argument("--config")
+    lint.set_defaults(func=cmd_lint)
+    test = sub.add_parser("test", help="promtool unit tests on the generated rules")
+    test.add_argument("--config")
+    test.set_defaults(func=cmd_test)
+    sub.add_parser("exporter", help="the reference exporter (x509-mixin exporter --help)", add_help=False)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -11,8 +104,15 @@ def main(argv: list[str] | None = None) -> int:
         from x509_mixin.exporter.cli import main as exporter_main
 
         return exporter_main(argv[1:])
-    print("usage: x509-mixin build|lint|test|migrate|exporter ...", file=sys.stderr)
-    return 2
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except PromtoolMissing as exc:
+        print(f"x509-mixin {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ DEFAULT_FOR: dict[str, str] = {
     "CertificateCollision": "15m",
     "CRLNeedsRefresh": "15m",
     "CRLStale": "15m",
-    "ExporterDown": "15m",
+    "ExporterDown": "10m",
     "ExporterAbsent": "15m",
     "SourceBundlesLost": "15m",
     "ExporterPanics": "0s",

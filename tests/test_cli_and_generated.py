@@ -1,0 +1,147 @@
+"""The command line (build, lint, test) and the committed generated files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from x509_mixin.generator.build import render
+from x509_mixin.generator.lint import lint_groups, runbook_anchors
+from x509_mixin.mixin.alerts import alert_groups
+from x509_mixin.mixin.config import ALERT_NAMES, DEFAULTS, load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "x509_mixin.generator.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_committed_generated_files_are_up_to_date():
+    for rel, text in render(load()).items():
+        committed = ROOT / rel
+        assert committed.exists(), f"{rel} is missing: run make generate"
+        assert committed.read_text() == text, f"{rel} is stale: run make generate"
+
+
+def test_build_is_deterministic_and_writes_the_three_rule_files(tmp_path):
+    first = cli("build", "--out", str(tmp_path / "a"))
+    second = cli("build", "--out", str(tmp_path / "b"))
+    assert first.returncode == 0 and second.returncode == 0, first.stderr
+    names = sorted(p.relative_to(tmp_path / "a").as_posix() for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert names == ["rules/prometheus_alerts.yaml", "rules/prometheus_rules.yaml", "rules/prometheusrule.yaml"]
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_bad_config_exits_2_with_one_line_per_problem_and_writes_nothing(tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("warningDaysLeft: 10\ncriticalDaysLeft: 14\nseverity: {}\n")
+    out = tmp_path / "out"
+    result = cli("build", "--config", str(cfg), "--out", str(out))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{cfg}: config key severity: unknown key; known keys are: " + ", ".join(sorted(DEFAULTS)),
+        f"{cfg}: config key warningDaysLeft: invalid value 10: must be greater than criticalDaysLeft (14), "
+        "or the warning never comes first",
+    ]
+    assert not out.exists()
+
+
+def test_invalid_yaml_and_missing_file_exit_2(tmp_path):
+    cfg = tmp_path / "broken.yaml"
+    cfg.write_text("selector: [unclosed\n")
+    result = cli("lint", "--config", str(cfg))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"config file {cfg}: invalid YAML at line 2, column 1:")
+    missing = cli("test", "--config", str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == f"config file {tmp_path / 'nope.yaml'}: cannot read it (No such file or directory)"
+
+
+def test_missing_promtool_is_one_clear_line(tmp_path):
+    import os
+
+    env = {**os.environ, "PATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "x509_mixin.generator.cli", "lint"], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("x509-mixin lint: promtool not found on PATH: install Debian's `prometheus` "
+                                     "package (`make tools` does it as root)")
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"multiCluster": True, "deduplicateReporters": False, "alertNamePrefix": "",
+     "exporter": {"exposeNotBefore": True, "exposePerCertError": True, "exposeDiagnostics": True}},
+    {"exporter": {"exposeRelative": True, "exposeExpired": False}},
+], ids=["defaults", "everything-on", "relative"])
+def test_lint_passes_on_generated_rules(overrides, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(overrides))
+    result = cli("lint", "--config", str(cfg))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks)"
+
+
+def test_lint_rules_catch_each_convention_breach():
+    good = alert_groups(load())[0]["rules"][0]
+    bad = [
+        dict(good, alert="x509_cert_expiring"),
+        dict(good, alert="X509" + "A" * 40),
+        dict(good, labels={"severity": "page"}),
+        dict(good, annotations=dict(good["annotations"], summary="Expires in {{ $value }}.")),
+        dict(good, annotations=dict(good["annotations"], summary="a certificate expires")),
+        dict(good, annotations=dict(good["annotations"], description="A certificate expires.")),
+        dict(good, annotations=dict(good["annotations"], runbook_url="https://x/runbooks.md#nothing")),
+        dict(good, expr='absent(up{job="x"})', annotations=dict(good["annotations"], description="No {{ $labels.job }}."),
+             **{"for": None}),
+        dict(good, expr="sum without (filepath) (x509_cert_not_after)"),
+    ]
+    problems = lint_groups([{"name": "g", "rules": bad}], ROOT / "docs" / "runbooks.md")
+    assert [p.split(":", 1)[1].strip() for p in problems] == [
+        "the name must be CamelCase and at most 40 characters",
+        "the name must be CamelCase and at most 40 characters",
+        "label severity must be one of info, warning, critical",
+        "summary must be a static sentence starting upper-case and ending with '.'",
+        "summary must be a static sentence starting upper-case and ending with '.'",
+        "description must be templated (name the certificate or source)",
+        f"runbook anchor #nothing is not a heading of {ROOT / 'docs' / 'runbooks.md'}",
+        "absent() without `for` fires on every restart of Prometheus",
+        "the description uses $labels.filepath, which the query drops",
+    ]
+    assert lint_groups([{"name": "g", "rules": [good]}], ROOT / "docs" / "runbooks.md") == []
+
+
+def test_runbooks_have_a_section_per_alert():
+    anchors = runbook_anchors(ROOT / "docs" / "runbooks.md")
+    assert {n.lower() for n in ALERT_NAMES} <= anchors
+    text = (ROOT / "docs" / "runbooks.md").read_text()
+    for name in ALERT_NAMES:
+        section = text.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
+        for part in ("### Meaning", "### Impact", "### Diagnosis", "### Mitigation", "```promql"):
+            assert part in section, (name, part)
+
+
+def test_prometheusrule_spec_passes_promtool(tmp_path):
+    from x509_mixin.generator import promtool
+
+    cli("build", "--out", str(tmp_path))
+    spec = promtool.extract_spec(tmp_path / "rules/prometheusrule.yaml", tmp_path / "spec.yaml")
+    assert yaml.safe_load(spec.read_text()) == yaml.safe_load((tmp_path / "rules/prometheus_alerts.yaml").read_text())
+    assert promtool.check_rules([spec]).ok
+    with pytest.raises(ValueError, match="not a PrometheusRule with a spec"):
+        promtool.extract_spec(tmp_path / "rules/prometheus_alerts.yaml", tmp_path / "x.yaml")
+
+
+def test_test_command_reports_every_suite():
+    result = cli("test")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert "ok      defaults (4 files)" in lines and "ok      defaults as multi-cluster (4 files)" in lines
+    assert all(line.startswith("ok ") for line in lines)

@@ -1,0 +1,175 @@
+"""Every configuration key changes the generated rules as documented; bad values are refused
+with one line naming the key, the value and the fix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from x509_mixin.generator.build import render
+from x509_mixin.mixin.alerts import alert_groups
+from x509_mixin.mixin.config import ALERT_NAMES, DEFAULTS, ConfigError, load
+
+
+def rules(overrides=None) -> dict[str, dict]:
+    cfg = load(overrides or {})
+    return {r["alert"]: r for g in alert_groups(cfg) for r in g["rules"]}
+
+
+def flat(expr: str) -> str:
+    return " ".join(expr.split())
+
+
+DEFAULT = rules()
+
+
+def test_default_alert_set_and_chart_names_with_empty_prefix():
+    gated = {"CertificateError", "CertificateNotYetValid", "CertificateRenewalOverdue"}
+    assert set(DEFAULT) == {"X509" + n for n in ALERT_NAMES if n not in gated}
+    chart = rules({"alertNamePrefix": "", "exporter": {"exposePerCertError": True, "exposeNotBefore": True}})
+    chart_13 = {"SourceErrors", "SourceErrorsSustained", "SourceDown", "KubeTransportErrors",
+                "KubeTransportErrorsSustained", "KeystorePassphraseFailures", "CertificateError",
+                "CertificateRenewal", "CertificateExpiration", "CertificateNotYetValid", "CertificateCollision",
+                "CRLNeedsRefresh", "CRLStale"}
+    assert chart_13 <= set(chart)
+
+
+def test_selector_is_in_every_metric_selector():
+    out = rules({"selector": 'job="pki", namespace="monitoring"'})
+    for name, rule in out.items():
+        assert 'job=~"x509-certificate-exporter.*"' not in rule["expr"], name
+        # Each metric selector carries the configured matchers (prettified: sorted, no spaces).
+        selectors = re.findall(r"\b[a-z0-9_]+\{[^}]*\}", rule["expr"])
+        assert selectors and all(s.endswith('{job="pki",namespace="monitoring"}') for s in selectors), name
+
+
+def test_multicluster_keeps_cluster_and_alerts_per_cluster():
+    assert "group by" not in DEFAULT["X509ExporterAbsent"]["expr"]
+    out = rules({"multiCluster": True, "clusterLabel": "k8s"})
+    expr = flat(out["X509ExporterAbsent"]["expr"])
+    assert "group by (k8s) (max_over_time(" in expr and "unless group by (k8s) (" in expr
+    assert "unless on (k8s, job, instance)" in flat(out["X509CertificateExpiration"]["expr"])
+
+
+@pytest.mark.parametrize("key,value,alert,fragment", [
+    ("warningDaysLeft", 30, "X509CertificateRenewal", "30 * 86400"),
+    ("criticalDaysLeft", 7.5, "X509CertificateExpiration", "7.5 * 86400"),
+    ("crlWarningDaysLeft", 3, "X509CRLNeedsRefresh", "3 * 86400"),
+    ("missedScrapeTolerance", "30m", "X509CertificateExpiration", "[30m]"),
+    ("scrapeTimeout", "30s", "X509ExporterSlowScrapes", "> 24"),
+    ("reporterLabels", ["instance", "pod"], "X509CertificateExpiration", "max without (instance, pod)"),
+])
+def test_thresholds_and_windows(key, value, alert, fragment):
+    assert fragment not in flat(DEFAULT[alert]["expr"])
+    assert fragment in flat(rules({key: value})[alert]["expr"])
+
+
+def test_deduplicate_reporters_off_keeps_reporters_and_names_them():
+    out = rules({"deduplicateReporters": False})
+    assert "max without" not in out["X509CertificateExpiration"]["expr"]
+    assert "(reported by {{ . }})" in out["X509CertificateExpiration"]["annotations"]["description"]
+    assert "max without" in DEFAULT["X509CertificateExpiration"]["expr"]
+
+
+def test_severities_for_disabled_extra_labels_annotations_runbooks():
+    out = rules({
+        "severities": {"CertificateRenewal": "info"},
+        "alertFor": {"CertificateExpiration": "1h", "ExporterPanics": "5m"},
+        "disabledAlerts": ["KubeWatchResyncStorm"],
+        "extraAlertLabels": {"team": "pki"},
+        "extraAlertAnnotations": {"dashboard": "https://grafana/d/x509"},
+        "runbookUrlPattern": "https://wiki/x509/%s.html",
+    })
+    assert out["X509CertificateRenewal"]["labels"] == {"severity": "info", "team": "pki"}
+    assert out["X509CertificateExpiration"]["for"] == "1h"
+    assert "for" not in DEFAULT["X509ExporterPanics"] and out["X509ExporterPanics"]["for"] == "5m"
+    assert "X509KubeWatchResyncStorm" not in out
+    assert out["X509SourceDown"]["annotations"]["dashboard"] == "https://grafana/d/x509"
+    assert out["X509SourceDown"]["annotations"]["runbook_url"] == "https://wiki/x509/sourcedown.html"
+
+
+@pytest.mark.parametrize("gates,present,absent", [
+    ({}, [], ["x509_cert_not_before", "x509_cert_error", "x509_cert_valid_since_seconds"]),
+    ({"exposePerCertError": True}, ["x509_cert_error"], ["x509_cert_not_before"]),
+    ({"exposeNotBefore": True}, ["x509_cert_not_before"], ["x509_cert_valid_since_seconds"]),
+    ({"exposeRelative": True}, ["x509_cert_valid_since_seconds", "x509_cert_expires_in_seconds"],
+     ["x509_cert_not_before"]),
+    ({"exposeExpired": False}, [], ["x509_crl_stale"]),
+    ({"exposeDiagnostics": True}, [], ["x509_parse_duration_seconds"]),
+])
+def test_exporter_gates_decide_which_metrics_rules_use(gates, present, absent):
+    text = render(load({"exporter": gates}))["rules/prometheus_alerts.yaml"]
+    for metric in present:
+        assert metric in text
+    for metric in absent:
+        assert metric not in text
+    assert ("x509_crl_stale" in text) == gates.get("exposeExpired", True)
+
+
+def test_exposediagnostics_records_latency_percentiles():
+    assert yaml.safe_load(render(load({}))["rules/prometheus_rules.yaml"]) == {"groups": []}
+    groups = yaml.safe_load(render(load({"exporter": {"exposeDiagnostics": True}}))["rules/prometheus_rules.yaml"])
+    assert [r["record"] for r in groups["groups"][0]["rules"]] == [
+        "format:x509_parse_duration_seconds:p99_rate5m", "verb_resource:x509_kube_request_duration_seconds:p99_rate5m"]
+
+
+def test_renewal_overdue_fraction_and_max_lifetime():
+    out = rules({"exporter": {"exposeNotBefore": True}, "renewalOverdueFraction": 0.7,
+                 "renewalOverdueMaxLifetime": "30d"})
+    rule = out["X509CertificateRenewalOverdue"]
+    assert "0.7 *" in flat(rule["expr"]) and "<= 2592000" in flat(rule["expr"])
+    assert "more than 70% of its lifetime" in rule["annotations"]["description"]
+
+
+def test_prometheus_rule_metadata():
+    doc = yaml.safe_load(render(load({"prometheusRule": {"name": "certs", "namespace": "obs",
+                                                          "labels": {"release": "kps"}}}))["rules/prometheusrule.yaml"])
+    assert doc["apiVersion"] == "monitoring.coreos.com/v1" and doc["kind"] == "PrometheusRule"
+    assert doc["metadata"] == {"name": "certs", "namespace": "obs", "labels": {"release": "kps"}}
+    plain = yaml.safe_load(render(load({}))["rules/prometheus_alerts.yaml"])
+    assert doc["spec"]["groups"] == plain["groups"]
+
+
+def test_every_default_key_is_covered_by_a_test_above():
+    # Guard: a new key needs a test showing its effect.
+    import inspect
+    import sys
+
+    source = inspect.getsource(sys.modules[__name__])
+    for key in DEFAULTS:
+        assert f'"{key}"' in source, key
+
+
+@pytest.mark.parametrize("data,line", [
+    ({"warningDayLeft": 3}, "config key warningDayLeft: unknown key; known keys are: "),
+    ({"warningDaysLeft": "28"}, "config key warningDaysLeft: invalid value '28': expected a number of days, got a string"),
+    ({"warningDaysLeft": 14}, "config key warningDaysLeft: invalid value 14: must be greater than criticalDaysLeft (14)"),
+    ({"missedScrapeTolerance": "10 minutes"}, "config key missedScrapeTolerance: invalid value '10 minutes': expected a Prometheus duration"),
+    ({"severities": {"CertificateRenewal": "page"}}, "config key severities.CertificateRenewal: invalid value 'page': expected one of info, warning, critical"),
+    ({"severities": {"CertRenewal": "info"}}, "config key severities.CertRenewal: invalid value 'info': unknown alert"),
+    ({"selector": 'job=~"('}, "config key selector: invalid value 'job=~\"(': not a PromQL label selector"),
+    ({"selector": 'job="a"} or vector(1'}, "config key selector: invalid value"),
+    ({"multiCluster": "yes"}, "config key multiCluster: invalid value 'yes': expected true or false"),
+    ({"exporter": {"exposeNotBefor": True}}, "config key exporter.exposeNotBefor: unknown key"),
+    ({"extraAlertLabels": {"severity": "x"}}, "config key extraAlertLabels.severity: invalid value 'x': set severities"),
+    ({"runbookUrlPattern": "https://x"}, "config key runbookUrlPattern: invalid value 'https://x': expected exactly one %s"),
+    ({"renewalOverdueFraction": 1.5}, "config key renewalOverdueFraction: invalid value 1.5: expected a fraction"),
+    ({"alertNamePrefix": "x509_"}, "config key alertNamePrefix: invalid value 'x509_': use CamelCase"),
+    ({"prometheusRule": {"name": "Bad_Name"}}, "config key prometheusRule.name: invalid value 'Bad_Name'"),
+    ({"multiCluster": True, "reporterLabels": ["cluster", "instance"]}, "config key reporterLabels: invalid value 'cluster'"),
+])
+def test_bad_values_are_refused_with_one_line(data, line):
+    with pytest.raises(ConfigError) as err:
+        load(data)
+    assert len(err.value.problems) == 1
+    assert err.value.problems[0].startswith(line), err.value.problems[0]
+
+
+def test_config_is_immutable():
+    cfg = load({})
+    with pytest.raises(Exception):
+        cfg.warningDaysLeft = 3  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        cfg.severities["CertificateRenewal"] = "info"  # type: ignore[index]
