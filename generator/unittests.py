@@ -158,7 +158,7 @@ def adapt(doc: dict, base: Config, cfg: Config) -> dict:
     elif cfg.multiCluster != base.multiCluster or (base.multiCluster and cfg.clusterLabel != base.clusterLabel):
         raise CannotAdapt("only single-cluster suites can be adapted to multiCluster")
     # Labels the deduplicated certificate alerts aggregate away.
-    reporter = set(cfg.reporterLabels) if cfg.deduplicateReporters else set()
+    reporter = set(cfg.reporterLabels) if cfg.deduplicates else set()
     for test in doc.get("tests", []):
         for item in test.get("input_series", []):
             item["series"] = _relabel_series(item["series"], base.selector, new_labels, cluster)

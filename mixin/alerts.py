@@ -32,7 +32,7 @@ class Alert:
 
 def _per_cert_reporter(cfg: Config) -> str:
     # Without deduplication the alert is per reporter: say which one.
-    return "" if cfg.deduplicateReporters else t.REPORTER
+    return "" if cfg.deduplicates else t.REPORTER
 
 
 def _source_errors(cfg: Config, base: str) -> Alert:

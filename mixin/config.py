@@ -178,6 +178,11 @@ class Config:
     def runbook_url(self, base: str) -> str:
         return self.runbookUrlPattern.replace("%s", base.lower())
 
+    @property
+    def deduplicates(self) -> bool:
+        """Whether certificate alerts aggregate the reporters away (an empty list cannot)."""
+        return self.deduplicateReporters and bool(self.reporterLabels)
+
     def gate(self, name: str) -> bool:
         return self.exporter[name]
 

@@ -49,7 +49,7 @@ def per_certificate(cfg: Config, expr: str) -> str:
     """One series per certificate however many exporters report it (replicas, a CA file on
     many nodes): the reporter's target labels are aggregated away. `without` keeps the
     cluster label, so clusters stay apart."""
-    if not cfg.deduplicateReporters or not cfg.reporterLabels:
+    if not cfg.deduplicates:
         return expr
     return f"max without ({', '.join(cfg.reporterLabels)}) ({expr})"
 

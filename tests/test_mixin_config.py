@@ -71,6 +71,7 @@ def test_deduplicate_reporters_off_keeps_reporters_and_names_them():
     assert "max without" not in out["X509CertificateExpiration"]["expr"]
     assert "(reported by {{ . }})" in out["X509CertificateExpiration"]["annotations"]["description"]
     assert "max without" in DEFAULT["X509CertificateExpiration"]["expr"]
+    assert rules({"reporterLabels": []})["X509CertificateExpiration"] == out["X509CertificateExpiration"]
 
 
 def test_severities_for_disabled_extra_labels_annotations_runbooks():
