@@ -346,19 +346,15 @@ class Registry:
                 fams["x509_crl_stale"] = [self._threshold_block("x509_crl_stale", self._crls, "next_update", now)]
             if self.m.expose_relative:
                 if self._visible:
-                    fams["x509_cert_expires_in_seconds"] = ["".join(
-                        f"x509_cert_expires_in_seconds{c.lbl} {go_float(c.not_after - now)}\n"
-                        for c in self._visible).encode()]
-                    fams["x509_cert_valid_since_seconds"] = ["".join(
-                        f"x509_cert_valid_since_seconds{c.lbl} {go_float(now - c.not_before)}\n"
-                        for c in self._visible).encode()]
+                    fams["x509_cert_expires_in_seconds"] = _value_block(
+                        "x509_cert_expires_in_seconds", self._visible, lambda c: c.not_after - now)
+                    fams["x509_cert_valid_since_seconds"] = _value_block(
+                        "x509_cert_valid_since_seconds", self._visible, lambda c: now - c.not_before)
                 if self._crls:
-                    fams["x509_crl_stale_in_seconds"] = ["".join(
-                        f"x509_crl_stale_in_seconds{c.lbl} {go_float(c.next_update - now)}\n"
-                        for c in self._crls).encode()]
-                    fams["x509_crl_fresh_since_seconds"] = ["".join(
-                        f"x509_crl_fresh_since_seconds{c.lbl} {go_float(now - c.this_update)}\n"
-                        for c in self._crls).encode()]
+                    fams["x509_crl_stale_in_seconds"] = _value_block(
+                        "x509_crl_stale_in_seconds", self._crls, lambda c: c.next_update - now)
+                    fams["x509_crl_fresh_since_seconds"] = _value_block(
+                        "x509_crl_fresh_since_seconds", self._crls, lambda c: now - c.this_update)
             # collisions tick once per scrape while they last
             for kind, n in self._collision_extra.items():
                 self._collision[kind] = self._collision.get(kind, 0) + n
@@ -450,3 +446,8 @@ def _trim_path(p: str, n: int) -> str:
         return ""
     res = "/".join(parts[n:])
     return "/" + res if absolute else res
+
+
+def _value_block(name: str, items, value) -> list[bytes]:
+    """One family's sample lines: the label text is pre-rendered, only the value is computed."""
+    return ["".join(f"{name}{c.lbl} {go_float(value(c))}\n" for c in items).encode()]
