@@ -71,6 +71,11 @@ def migrate_expr(text: str, window: str = DEFAULT_WINDOW) -> ExprResult:
     return ExprResult(new, True, printer.reasons, warnings)
 
 
+def render(tree, window: str = DEFAULT_WINDOW) -> str:
+    """The printer's text of a tree (what a migrated expression looks like)."""
+    return _Printer(window).render(tree)
+
+
 def rename_selector(text: str) -> tuple[str, bool]:
     """A bare series selector (Grafana `label_values(selector, label)`): rename only."""
     tree = parse(text)
