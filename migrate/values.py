@@ -1,7 +1,9 @@
 """`migrate values`: the Helm chart's values.yaml, v3.21 -> v4.2.
 
 Key names checked against enix/x509-certificate-exporter: deploy/charts/x509-certificate-exporter/
-values.yaml at v3.21.0, chart/values.yaml, chart/values.schema.json and chart/templates at v4.2.0.
+values.yaml at v3.21.0, chart/values.yaml, chart/values.schema.json and chart/templates at v4.2.0;
+image tags against v3.21.0's release workflow (busybox was the bare tag) and v4.2.0's
+.goreleaser.yaml (scratch is the bare tag, busybox is -busybox; no alpine, no -scratch).
 Changes that keep the user's intent are applied; changes of behaviour that need a choice are
 reported as warnings. Edits are spliced, so comments, order and quoting stay as they were.
 """
@@ -43,11 +45,18 @@ class _Values:
         self.text, self.path, self.report, self.window = text, path, report, window
         self.edits: list = []
 
-    def warn(self, node: Node, text: str) -> None:
-        self.report.warn(self.path, yt.line(node), text)
+    def warn(self, node: Node | None, text: str) -> None:
+        """A warning at a node's line; at line 1 (the whole file) for a key that is missing."""
+        self.report.warn(self.path, yt.line(node) if node is not None else 1, text)
+
+    def source(self, node: Node) -> str:
+        return self.text[node.start_mark.index:node.end_mark.index].strip()
 
     def set_scalar(self, node: ScalarNode, new: str, label: str, why: str) -> None:
-        self.report.change(self.path, yt.line(node), f"{label}: {node.value}", f"{label}: {new}", why)
+        def shown(text: str) -> str:
+            return text or '""'
+
+        self.report.change(self.path, yt.line(node), f"{label}: {shown(node.value)}", f"{label}: {shown(new)}", why)
         self.edits.append(yt.scalar_edit(self.text, node, new))
 
     def run(self, root: MappingNode) -> None:
@@ -74,10 +83,9 @@ class _Values:
                                          self.report, helm_templates=True))
 
     def images(self, root: MappingNode) -> None:
-        image = yt.value(root, "image")
-        anchor = image if image is not None else root
-        registry = yt.value(image, "registry")
-        if registry is None:
+        found = yt.get(root, "image")
+        anchor, image = found if found else (None, None)
+        if yt.get(image, "registry") is None:
             self.warn(anchor, "image.registry is not set: the chart's default registry is quay.io in v4 (docker.io "
                               "in v3); set image.registry: docker.io if pulls must stay on Docker Hub")
         suffix = yt.value(image, "tagSuffix")
@@ -86,8 +94,8 @@ class _Values:
                             "v4 publishes no Alpine image; -busybox is the closest (it has a shell), "
                             "\"\" gives the minimal scratch image")
         elif isinstance(suffix, ScalarNode) and suffix.value == "-scratch":
-            self.warn(suffix, "image.tagSuffix -scratch: v4's default image (tagSuffix \"\") is scratch; "
-                              "whether v4 still publishes -scratch tags was not verified, prefer \"\"")
+            self.set_scalar(suffix, "", "image.tagSuffix",
+                            "v4 tags the scratch image without a suffix and publishes no -scratch tag")
         elif suffix is None or (isinstance(suffix, ScalarNode) and suffix.value == ""):
             self.warn(suffix or anchor, "image.tagSuffix is empty: v4's default image is scratch (no shell), v3's was "
                                         "busybox; set image.tagSuffix: -busybox to keep a shell in the pod")
@@ -110,18 +118,18 @@ class _Values:
         found = yt.get(root, "kubeVersion")
         if found:
             key, val = found
-            shown = val.value if isinstance(val, ScalarNode) else "..."
-            self.report.change(self.path, yt.line(key), f"kubeVersion: {shown!r}", "(removed)",
+            shown = self.source(val) if isinstance(val, ScalarNode) else "..."
+            self.report.change(self.path, yt.line(key), f"kubeVersion: {shown}", "(removed)",
                                "v4 dropped kubeVersion; pass --kube-version to helm template instead")
             self.edits.append(yt.delete_edit(self.text, key, val))
-        service = yt.value(root, "service")
-        if yt.get(service, "headless") is None:
-            self.warn(service if service is not None else root,
+        service = yt.get(root, "service")
+        if yt.get(service and service[1], "headless") is None:
+            self.warn(service and service[0],
                       "service.headless is not set: v4 makes the Service headless by default (v3: false); "
                       "set service.headless: false if Prometheus scrapes the Service name (dns_sd_configs, "
                       "static_configs)")
         if yt.get(root, "exposeNotBeforeMetric") is None:
-            self.warn(root, "exposeNotBeforeMetric is not set: v3 always emitted x509_cert_not_before, v4 only with "
+            self.warn(None, "exposeNotBeforeMetric is not set: v3 always emitted x509_cert_not_before, v4 only with "
                             "exposeNotBeforeMetric: true (the v3 dashboard's validity-period panels use it)")
         labels = yt.value(root, "metricLabelsFilterList")
         if labels is not None and labels.tag.endswith(":seq"):
@@ -130,7 +138,7 @@ class _Values:
                               "such as subject_CN match none and drop every subject and issuer label, and other "
                               "labels are always emitted: list DN fields instead")
         if yt.get(root, "web") is None:
-            self.warn(root, "web.enableStats is not set: v4 serves an HTML status page on / by default; "
+            self.warn(None, "web.enableStats is not set: v4 serves an HTML status page on / by default; "
                             "set web.enableStats: false for metrics only")
 
     def extra_args(self, exporter: Node | None, label: str) -> None:
