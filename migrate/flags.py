@@ -9,6 +9,7 @@ deprecated v4 shortcuts would give them.
 from __future__ import annotations
 
 import io
+import shlex
 from dataclasses import dataclass
 
 from ruamel.yaml import YAML
@@ -171,28 +172,28 @@ def migrate(argv: list[str], report: Report) -> tuple[str, bool]:
             b.warn(pos, f"{shown}: not a runtime setting, ignored")
         elif name == "listen-address":
             b.section("server")["listen"] = value
-            b.change(pos, shown, "server.listen")
+            b.change(pos, shown, f"server.listen: {value}")
         elif name == "web.systemd-socket":
             b.section("server")["systemdSocket"] = truth
-            b.change(pos, shown, "server.systemdSocket")
+            b.change(pos, shown, f"server.systemdSocket: {value}")
         elif name == "web.config.file":
             b.section("server")["webConfigFile"] = value
-            b.change(pos, shown, "server.webConfigFile")
+            b.change(pos, shown, f"server.webConfigFile: {value}")
         elif name == "debug":
             b.section("log")["level"] = "debug" if truth else "info"
-            b.change(pos, shown, "log.level")
+            b.change(pos, shown, f"log.level: {b.section('log')['level']}")
         elif name == "profile":
             b.config.setdefault("diagnostics", {}).setdefault("pprof", {})["enabled"] = truth
-            b.change(pos, shown, "diagnostics.pprof.enabled", "v4 serves pprof on diagnostics.pprof.listen (:6060)")
+            b.change(pos, shown, f"diagnostics.pprof.enabled: {value}", "v4 serves pprof on diagnostics.pprof.listen (:6060)")
         elif name == "trim-path-components":
             b.section("metrics")["trimPathComponents"] = _int(pos, flag, value)
-            b.change(pos, shown, "metrics.trimPathComponents")
+            b.change(pos, shown, f"metrics.trimPathComponents: {value}")
         elif name == "expose-relative-metrics":
             b.section("metrics")["exposeRelative"] = truth
-            b.change(pos, shown, "metrics.exposeRelative")
+            b.change(pos, shown, f"metrics.exposeRelative: {value}")
         elif name == "expose-per-cert-error-metrics":
             b.section("metrics")["exposePerCertError"] = truth
-            b.change(pos, shown, "metrics.exposePerCertError")
+            b.change(pos, shown, f"metrics.exposePerCertError: {value}")
         elif name == "expose-labels":
             _expose_labels(b, pos, shown, value)
         elif name == "skip-symlinks":
@@ -207,12 +208,15 @@ def migrate(argv: list[str], report: Report) -> tuple[str, bool]:
     b.config = {key: b.config[key] for key in order if key in b.config}
     if not b.sources:
         b.warn(0, "no source: v4 refuses to start without one; add sources to the configuration")
+    elif b.config.get("metrics", {}).get("exposeNotBefore") is None:
+        b.warn(0, "v3 always emitted x509_cert_not_before, v4 only with metrics.exposeNotBefore: true: add it if "
+                  "alerts or dashboards use it (x509-mixin migrate rules|dashboard says which)")
     if "skip-symlinks" in seen:
         for source in b.sources:
             if source["kind"] in ("file", "kubeconfig"):
                 source["followSymlinks"] = False
     header = "# x509-certificate-exporter v4 configuration (--config FILE), from the v3 command line:\n"
-    header += "#   " + " ".join(argv) + "\n"
+    header += "#   " + shlex.join(argv) + "\n"
     return header + _dump(b.config), bool(parsed)
 
 
@@ -237,7 +241,7 @@ def _sources(b: _Builder, parsed, lists: dict, seen: set) -> None:
     if files:
         b.sources.append({"kind": "file", "name": "cli-files", "paths": [v for _, v in files], "formats": ["pem"]})
         for pos, value in files:
-            b.change(pos, f"--watch-file {value}", "sources[cli-files].paths")
+            b.change(pos, f"--watch-file {value}", f"sources[cli-files].paths: {value}")
             if any(ch in value for ch in "*?["):
                 b.warn(pos, f"--watch-file {value}: v4 paths are globs, and this one has glob characters")
     for pos, value in lists.get("watch-dir", []):
@@ -249,7 +253,7 @@ def _sources(b: _Builder, parsed, lists: dict, seen: set) -> None:
     if kubeconfs:
         b.sources.append({"kind": "kubeconfig", "name": "cli-kubeconf", "paths": [v for _, v in kubeconfs]})
         for pos, value in kubeconfs:
-            b.change(pos, f"--watch-kubeconf {value}", "sources[cli-kubeconf].paths")
+            b.change(pos, f"--watch-kubeconf {value}", f"sources[cli-kubeconf].paths: {value}")
     if "watch-kube-secrets" not in seen:
         for pos, flag, value in parsed:
             if flag.long in KUBE_ONLY:
@@ -267,7 +271,7 @@ def _kubernetes(b: _Builder, parsed, lists: dict) -> None:
     if "kubeconfig" in values:
         pos, value = values["kubeconfig"]
         source["kubeconfig"] = value
-        b.change(pos, f"--kubeconfig {value}", "sources[cli-kube].kubeconfig")
+        b.change(pos, f"--kubeconfig {value}", f"sources[cli-kube].kubeconfig: {value}")
     qps, burst = values.get("kube-api-rate-limit-qps"), values.get("kube-api-rate-limit-burst")
     if qps and burst:
         q, r = _int(qps[0], _BY_LONG["kube-api-rate-limit-qps"], qps[1]), \
@@ -275,16 +279,17 @@ def _kubernetes(b: _Builder, parsed, lists: dict) -> None:
         if q > 0 and r > 0:
             source["rateLimit"] = {"qps": q, "burst": r}
             b.change(qps[0], f"--kube-api-rate-limit-qps {qps[1]} --kube-api-rate-limit-burst {burst[1]}",
-                     "sources[cli-kube].rateLimit")
+                     f"sources[cli-kube].rateLimit: {{qps: {q}, burst: {r}}}")
     elif qps or burst:
         pos, _ = qps or burst
-        b.warn(pos, "v3 rate-limited the Kubernetes API only with both --kube-api-rate-limit-qps and -burst; ignored")
+        b.warn(pos, "v3 rate-limited the Kubernetes API only with both --kube-api-rate-limit-qps and "
+                    "--kube-api-rate-limit-burst; ignored")
     namespaces = {}
     for flag, key in (("include-namespace", "include"), ("exclude-namespace", "exclude"),
                       ("include-namespace-label", "includeLabels"), ("exclude-namespace-label", "excludeLabels")):
         for pos, value in lists.get(flag, []):
             namespaces.setdefault(key, []).append(value)
-            b.change(pos, f"--{flag} {value}", f"sources[cli-kube].namespaces.{key}")
+            b.change(pos, f"--{flag} {value}", f"sources[cli-kube].namespaces.{key}: {value}")
             if key in ("include", "exclude") and any(ch in value for ch in "*?["):
                 b.warn(pos, f"--{flag} {value}: v4 reads namespace names as shell globs")
     if namespaces:
@@ -293,7 +298,7 @@ def _kubernetes(b: _Builder, parsed, lists: dict) -> None:
     for flag, key in (("include-label", "includeLabels"), ("exclude-label", "excludeLabels")):
         for pos, value in lists.get(flag, []):
             secrets.setdefault(key, []).append(value)
-            b.change(pos, f"--{flag} {value}", f"sources[cli-kube].secrets.{key}")
+            b.change(pos, f"--{flag} {value}", f"sources[cli-kube].secrets.{key}: {value}")
     types = []
     for pos, value in lists.get("secret-type", []):
         kind, sep, pattern = value.partition(":")
@@ -307,7 +312,7 @@ def _kubernetes(b: _Builder, parsed, lists: dict) -> None:
     secrets["types"] = types
     for pos, value in lists.get("expose-secret-label", []):
         secrets.setdefault("exposeLabels", []).append(value)
-        b.change(pos, f"--expose-secret-label {value}", "sources[cli-kube].secrets.exposeLabels")
+        b.change(pos, f"--expose-secret-label {value}", f"sources[cli-kube].secrets.exposeLabels: {value}")
     source["secrets"] = secrets
     keys = lists.get("configmap-keys", [])
     if keys:
