@@ -103,7 +103,8 @@ def gate_warnings(names: set[str]) -> list[str]:
     """One warning per metric that v4 emits only behind a gate, in a stable order."""
     out = []
     for name in sorted(names):
-        metric = BY_NAME.get(name)
+        base, _, suffix = name.rpartition("_")
+        metric = BY_NAME.get(name) or (BY_NAME.get(base) if suffix in ("bucket", "sum", "count") else None)
         if metric is None or metric.gate is None:
             continue
         gate, chart = metric.gate, CHART_GATE_KEYS[metric.gate]

@@ -104,6 +104,12 @@ def test_gated_metric_warning(metric, warning):
     assert migrate_expr(f"max({metric}) > 0").warnings == [warning]
 
 
+def test_histogram_series_carry_their_gate():
+    assert migrate_expr("histogram_quantile(0.99, rate(x509_parse_duration_seconds_bucket[5m]))").warnings == [
+        "x509_parse_duration_seconds_bucket needs metrics.exposeDiagnostics: true (chart: exposeDiagnosticMetrics: "
+        "true): v4 does not emit it by default"]
+
+
 def test_always_emitted_metrics_give_no_warning():
     assert migrate_expr("x509_cert_not_after - time() and on() x509_source_up == 1").warnings == []
 
