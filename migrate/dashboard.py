@@ -12,8 +12,9 @@ import json
 from json.decoder import scanstring
 
 from x509_mixin.migrate.fileio import line_of, splice
-from x509_mixin.migrate.grafana import migrate_panel_expr, substitute
-from x509_mixin.migrate.promql import DEFAULT_WINDOW, ExprResult, PromQLError, rename_selector
+from x509_mixin.migrate.grafana import migrate_panel_expr, restore, substitute
+from x509_mixin.migrate.promql import (DEFAULT_WINDOW, ExprResult, PromQLError, gate_warnings, metric_names, parse,
+                                       rename_selector)
 from x509_mixin.migrate.report import InputError, Report
 
 _WS = " \t\n\r"
@@ -66,16 +67,18 @@ def _template_query(query: str, window: str) -> ExprResult:
         selector, label = inner.rsplit(",", 1)
         swapped, mapping = substitute(selector.strip())
         new, changed = rename_selector(swapped)
+        warnings = gate_warnings(metric_names(parse(swapped)))
         if not changed:
-            return ExprResult(query, False)
-        for placeholder, variable in mapping.items():
-            new = new.replace(placeholder, variable)
-        return ExprResult(f"label_values({new},{label})", True,
-                          ["x509_read_errors was removed in v4; its series are now x509_source_errors_total"])
+            return ExprResult(query, False, [], warnings)
+        return ExprResult(f"label_values({restore(new, mapping)},{label})", True,
+                          ["x509_read_errors was removed in v4; its series are now x509_source_errors_total"], warnings)
     if stripped.startswith("query_result(") and stripped.endswith(")"):
         result = migrate_panel_expr(stripped[len("query_result("):-1], window)
-        return ExprResult(f"query_result({result.text})", result.changed, result.reasons, result.warnings) \
-            if result.changed else ExprResult(query, False, result.reasons, result.warnings)
+        if result.changed:
+            result.text = f"query_result({result.text})"
+        else:
+            result.text = query
+        return result
     if stripped.startswith(("label_names(", "metrics(")) or not stripped:
         return ExprResult(query, False)
     return migrate_panel_expr(query, window)

@@ -69,13 +69,16 @@ def substitute(text: str) -> tuple[str, dict[str, str]]:
     return "".join(out), mapping
 
 
+def restore(text: str, mapping: dict[str, str]) -> str:
+    for placeholder, variable in mapping.items():
+        text = text.replace(placeholder, variable)
+    return text
+
+
 def migrate_panel_expr(text: str, window: str) -> ExprResult:
     """migrate_expr for an expression that may hold Grafana variables."""
     swapped, mapping = substitute(text)
     result = migrate_expr(swapped, window)
     if not result.changed:
         return ExprResult(text, False, result.reasons, result.warnings)
-    new = result.text
-    for placeholder, variable in mapping.items():
-        new = new.replace(placeholder, variable)
-    return ExprResult(new, True, result.reasons, result.warnings)
+    return ExprResult(restore(result.text, mapping), True, result.reasons, result.warnings)

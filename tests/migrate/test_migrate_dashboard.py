@@ -118,3 +118,20 @@ def test_bad_input(workdir, migrate, text, error):
     assert run.err[0].startswith(error)
     assert Path(DASH).read_text() == fixture_text(DASH)
     assert Path("bad.json").read_text() == text
+
+
+def test_template_variables(workdir, migrate):
+    Path("vars.json").write_text(
+        '{"templating": {"list": [\n'
+        '{"type": "query", "query": "label_values(x509_cert_not_before{job=\\"$job\\"}, subject_CN)"},\n'
+        '{"type": "query", "query": "query_result(topk(5, x509_read_errors))"},\n'
+        '{"type": "query", "query": "label_values(instance)"},\n'
+        '{"type": "custom", "query": "x509_read_errors"}]}}')
+    run = migrate("dashboard", "vars.json")
+    assert run.code == 0
+    assert run.out.split("\n")[2] == \
+        '{"type": "query", "query": "query_result(topk(5, increase(x509_source_errors_total[15m])))"},'
+    assert '"query": "x509_read_errors"' in run.out  # not a query variable
+    assert run.err[-1] == ("vars.json:2: warning: templating.list.0.query: x509_cert_not_before needs "
+                           "metrics.exposeNotBefore: true (chart: exposeNotBeforeMetric: true): v4 does not emit it "
+                           "by default")
