@@ -67,7 +67,11 @@ def _files(args) -> int:
     changed = [(path, new) for path, text, new in results if new != text]
     if args.in_place:
         for path, new in changed:
-            write_atomic(path, new)
+            try:
+                write_atomic(path, new)
+            except OSError as exc:
+                print(f"{path}: error: cannot write it ({exc.strerror})", file=sys.stderr)
+                return 2
     elif not args.check:
         sys.stdout.write(results[0][2])
     _emit(report)

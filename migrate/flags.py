@@ -184,7 +184,8 @@ def migrate(argv: list[str], report: Report) -> tuple[str, bool]:
             b.change(pos, shown, f"log.level: {b.section('log')['level']}")
         elif name == "profile":
             b.config.setdefault("diagnostics", {}).setdefault("pprof", {})["enabled"] = truth
-            b.change(pos, shown, f"diagnostics.pprof.enabled: {value}", "v4 serves pprof on diagnostics.pprof.listen (:6060)")
+            b.change(pos, shown, f"diagnostics.pprof.enabled: {value}",
+                     "v4 serves pprof on diagnostics.pprof.listen (:6060)")
         elif name == "trim-path-components":
             b.section("metrics")["trimPathComponents"] = _int(pos, flag, value)
             b.change(pos, shown, f"metrics.trimPathComponents: {value}")
@@ -318,6 +319,7 @@ def _kubernetes(b: _Builder, parsed, lists: dict) -> None:
     if keys:
         source["configMaps"] = {"keyPatterns": [f"^{quote_meta(v)}$" for _, v in keys], "format": "pem"}
         for pos, value in keys:
-            b.change(pos, f"--configmap-keys {value}", f"sources[cli-kube].configMaps.keyPatterns: ^{quote_meta(value)}$",
+            b.change(pos, f"--configmap-keys {value}",
+                     f"sources[cli-kube].configMaps.keyPatterns: ^{quote_meta(value)}$",
                      "v3 matched ConfigMap keys exactly, v4 takes anchored regexps")
     b.sources.append(source)

@@ -24,7 +24,8 @@ RULE_KEY_RENAMES: dict[str, tuple[str, str]] = {
     "alertOnReadErrors": ("alertOnSourceErrors",
                           "v4 replaces X509ExporterReadErrors with SourceErrors (more than 5 errors in 15m, for 5m) "
                           "and SourceErrorsSustained (for 30m, critical), both behind this toggle"),
-    "readErrorsSeverity": ("sourceErrorsSeverity", "severity of SourceErrors, v4's replacement of X509ExporterReadErrors"),
+    "readErrorsSeverity": ("sourceErrorsSeverity",
+                           "severity of SourceErrors, v4's replacement of X509ExporterReadErrors"),
     "alertOnCertificateErrors": ("alertOnCertificateError", "renamed in v4"),
     "certificateErrorsSeverity": ("certificateErrorSeverity", "renamed in v4"),
 }
@@ -143,7 +144,9 @@ class _Values:
 
     def extra_args(self, exporter: Node | None, label: str) -> None:
         for item in yt.seq(yt.value(exporter, "extraArgs")):
-            if isinstance(item, ScalarNode) and item.value.startswith("-") and flag_name(item.value) not in V4_SHORTCUTS:
+            if not isinstance(item, ScalarNode) or not item.value.startswith("-"):
+                continue
+            if flag_name(item.value) not in V4_SHORTCUTS:
                 self.warn(item, f"{label}: {item.value} is not accepted by the v4 exporter's command line; "
                                 f"express it in the chart's values or the YAML configuration "
                                 f"(x509-mixin migrate flags tells where)")
