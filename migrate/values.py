@@ -64,7 +64,13 @@ class _Values:
         self.rule_keys(yt.value(root, "prometheusRules"))
         self.images(root)
         self.top_level(root)
-        self.extra_args(yt.value(root, "secretsExporter"), "secretsExporter.extraArgs")
+        secrets = yt.value(root, "secretsExporter")
+        self.extra_args(secrets, "secretsExporter.extraArgs")
+        cache = yt.get(secrets, "cache")
+        if cache:
+            # still in v4's values.yaml, read by none of its templates
+            self.warn(cache[0], "secretsExporter.cache has no effect in v4 (the exporter watches the Kubernetes API "
+                                "instead of caching lists): remove it")
 
     def rule_keys(self, rules: Node | None) -> None:
         if rules is None:

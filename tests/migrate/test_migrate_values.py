@@ -136,3 +136,11 @@ def test_bad_input(workdir, migrate, text, error):
     assert run.code == 2
     assert len(run.err) == 1 and run.err[0].startswith(error), run.err
     assert Path("bad.yaml").read_text() == text
+
+
+def test_secrets_exporter_cache_is_reported(workdir, migrate):
+    Path("cache.yaml").write_text("secretsExporter:\n  cache:\n    enabled: true\n    maxDuration: 600\n")
+    run = migrate("values", "cache.yaml")
+    assert run.out == "secretsExporter:\n  cache:\n    enabled: true\n    maxDuration: 600\n"
+    assert ("cache.yaml:2: warning: secretsExporter.cache has no effect in v4 (the exporter watches the Kubernetes "
+            "API instead of caching lists): remove it") in run.err
