@@ -3,8 +3,11 @@ expressions, the printer, gate warnings, and Grafana variables."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import promql_parser as pp
 import pytest
+import yaml
 
 from x509_mixin.migrate.grafana import migrate_panel_expr
 from x509_mixin.migrate.promql import PromQLError, migrate_expr, render
@@ -140,3 +143,21 @@ def test_grafana_variables_survive():
         'sum(rate(x509_source_errors_total{instance=~"$instance"}[$__rate_interval])) > ${threshold} '
         "or increase(x509_source_errors_total[1h] offset [[shift]])")
     assert not migrate_panel_expr("x509_cert_not_after < bool $critical_threshold", "15m").changed
+
+
+def _mixin_exprs() -> list[str]:
+    """Every expression of the mixin's own generated rules: a realistic corpus for the printer."""
+    rules = Path(__file__).resolve().parents[2] / "rules"
+    out = []
+    for name in ("prometheus_alerts.yaml", "prometheus_rules.yaml"):
+        for group in yaml.safe_load((rules / name).read_text())["groups"]:
+            out.extend(rule["expr"] for rule in group["rules"])
+    return out
+
+
+def test_printer_reproduces_the_mixins_own_rules():
+    exprs = _mixin_exprs()
+    assert len(exprs) >= 15
+    for text in exprs:
+        tree = pp.parse(text)
+        assert str(pp.parse(render(tree))) == str(tree), text
