@@ -18,7 +18,8 @@ from x509_mixin.migrate.report import InputError
 
 def compose_all(text: str, path: str) -> list[Node | None]:
     try:
-        return list(YAML(typ="rt").compose_all(text))
+        # The safe composer: the round-trip one marks folds of `>` blocks with \a inside values.
+        return list(YAML(typ="safe", pure=True).compose_all(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -65,7 +66,7 @@ def _plain_ok(new: str, in_flow: bool) -> bool:
         return False
     probe = f"{{k: {new}}}" if in_flow else f"k: {new}\n"
     try:
-        node = YAML(typ="rt").compose(probe)
+        node = YAML(typ="safe", pure=True).compose(probe)
     except YAMLError:
         return False
     found = value(node, "k")

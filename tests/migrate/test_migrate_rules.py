@@ -172,3 +172,16 @@ def test_other_kubernetes_objects_are_left_alone(workdir, migrate):
     assert run.code == 0
     assert run.out.startswith("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: x509_read_errors}\n")
     assert "bundle.yaml:1: warning: ConfigMap is not a PrometheusRule: left as it is" in run.err
+
+
+def test_block_folded_and_flow_styles(workdir, migrate):
+    Path("styles.yaml").write_text(
+        "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: >\n      x509_read_errors\n      > 0\n"
+        "  - alert: B\n    expr: |-\n      x509_read_errors > 0\n"
+        "  - {record: r, expr: sum(x509_read_errors)}\n")
+    run = migrate("rules", "styles.yaml")
+    assert run.code == 0
+    assert run.out == (
+        "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: >\n      increase(x509_source_errors_total[15m]) > 0\n"
+        "  - alert: B\n    expr: |-\n      increase(x509_source_errors_total[15m]) > 0\n"
+        '  - {record: r, expr: "sum(increase(x509_source_errors_total[15m]))"}\n')
