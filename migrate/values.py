@@ -123,7 +123,9 @@ class _Values:
 
     def top_level(self, root: MappingNode) -> None:
         found = yt.get(root, "kubeVersion")
-        if found:
+        if found and not yt.own_line(self.text, found[0]):
+            self.warn(found[0], "kubeVersion: v4 dropped it and refuses it; remove it by hand (flow style)")
+        elif found:
             key, val = found
             shown = self.source(val) if isinstance(val, ScalarNode) else "..."
             self.report.change(self.path, yt.line(key), f"kubeVersion: {shown}", "(removed)",

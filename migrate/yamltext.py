@@ -85,7 +85,7 @@ def scalar_edit(text: str, node: ScalarNode, new: str, in_flow: bool = False) ->
         indent = first[: len(first) - len(first.lstrip(" "))] or " " * (node.start_mark.column + 2)
         tail = span[len(span.rstrip()):]
         content = "\n".join(indent + ln if ln else "" for ln in new.rstrip("\n").split("\n"))
-        return start, end, f"{header}\n{content}{tail if tail else ''}"
+        return start, end, f"{header}\n{content}{tail}"
     if style == "'" and "\n" not in new:
         return start, end, "'" + new.replace("'", "''") + "'"
     if style is None and _plain_ok(new, in_flow):
