@@ -39,6 +39,10 @@ def migrate_groups(text: str, groups: Node | None, path: str, window: str, repor
                                      in_flow=bool(getattr(rule, "flow_style", False)))
             if edit:
                 edits.append(edit)
+                annotations = [v for _, v in yt.items(yt.value(rule, "annotations")) if isinstance(v, ScalarNode)]
+                if any("$value" in v.value for v in annotations):
+                    report.warn(path, yt.line(node), f"{name}: its annotations use $value, which is now the v4 "
+                                                     "form's value (errors over the window): check the wording")
     return edits
 
 

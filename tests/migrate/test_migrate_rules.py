@@ -185,3 +185,11 @@ def test_block_folded_and_flow_styles(workdir, migrate):
         "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: >\n      increase(x509_source_errors_total[15m]) > 0\n"
         "  - alert: B\n    expr: |-\n      increase(x509_source_errors_total[15m]) > 0\n"
         '  - {record: r, expr: "sum(increase(x509_source_errors_total[15m]))"}\n')
+
+
+def test_value_in_annotations_of_a_rewritten_rule_is_reported(workdir, migrate):
+    Path("value.yaml").write_text("groups:\n- name: a\n  rules:\n  - alert: A\n    expr: x509_read_errors > 0\n"
+                                  "    annotations:\n      description: '{{ $value }} read errors'\n")
+    run = migrate("rules", "value.yaml")
+    assert run.err[-1] == ("value.yaml:5: warning: A: its annotations use $value, which is now the v4 form's value "
+                           "(errors over the window): check the wording")
