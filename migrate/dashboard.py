@@ -102,6 +102,19 @@ def _is_query_variable(dash: dict, path: tuple, prefix: tuple) -> bool:
     return var.get("type") == "query" and field in (("query",), ("query", "query"), ("definition",))
 
 
+def _foreign_datasource(dash: dict, path: tuple) -> bool:
+    """Whether the innermost datasource on the way to this string is not Prometheus (a Loki
+    or Elasticsearch query has an `expr` too). String datasources (`${datasource}`) and
+    Grafana's mixed/dashboard pseudo-datasources count as Prometheus."""
+    node, kind = dash, None
+    for step in path[:-1]:
+        node = node[step]
+        ds = node.get("datasource") if isinstance(node, dict) else None
+        if isinstance(ds, dict) and ds.get("type"):
+            kind = ds["type"]
+    return kind not in (None, "prometheus", "datasource")
+
+
 def migrate(text: str, path: str, report: Report, window: str = DEFAULT_WINDOW) -> str:
     try:
         doc = json.loads(text)
@@ -114,6 +127,8 @@ def migrate(text: str, path: str, report: Report, window: str = DEFAULT_WINDOW) 
             continue
         is_expr = spath[-1] == "expr"
         if not is_expr and not _is_query_variable(dash, spath, prefix):
+            continue
+        if _foreign_datasource(dash, spath[len(prefix):]):
             continue
         line = line_of(text, start)
         where = ".".join(map(str, spath[len(prefix):]))

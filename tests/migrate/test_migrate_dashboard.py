@@ -135,3 +135,14 @@ def test_template_variables(workdir, migrate):
     assert run.err[-1] == ("vars.json:2: warning: templating.list.0.query: x509_cert_not_before needs "
                            "metrics.exposeNotBefore: true (chart: exposeNotBeforeMetric: true): v4 does not emit it "
                            "by default")
+
+
+def test_queries_of_other_datasources_are_not_promql(workdir, migrate):
+    text = ('{"panels": [{"datasource": {"type": "loki", "uid": "l"}, "targets": [{"expr": "{app=\\"x\\"} |= \\"err\\""}]},'
+            '{"datasource": {"type": "datasource", "uid": "-- Mixed --"}, "targets": ['
+            '{"datasource": {"type": "loki"}, "expr": "rate({app=\\"x\\"}[5m])"},'
+            '{"datasource": {"type": "prometheus"}, "expr": "x509_read_errors"}]}]}')
+    Path("mixed.json").write_text(text)
+    run = migrate("dashboard", "mixed.json")
+    assert run.code == 0
+    assert run.out == text.replace('"expr": "x509_read_errors"', '"expr": "increase(x509_source_errors_total[15m])"')
