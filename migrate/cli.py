@@ -31,7 +31,7 @@ def _window(text: str) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="x509-mixin migrate",
                                      description="Migrate x509-certificate-exporter v3 artifacts to v4.")
-    sub = parser.add_subparsers(dest="what", required=True)
+    sub = parser.add_subparsers(dest="what", required=True, metavar="rules|dashboard|values|flags")
     helps = {"rules": "Prometheus rule files and PrometheusRule objects",
              "dashboard": "Grafana dashboard JSON files",
              "values": "the Helm chart's values.yaml"}
