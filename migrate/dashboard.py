@@ -141,4 +141,6 @@ def migrate(text: str, path: str, report: Report, window: str = DEFAULT_WINDOW) 
         if result.changed:
             report.change(path, line, value, result.text, result.reasons)
             edits.append((start, end, json.dumps(result.text, ensure_ascii=False)))
-    return splice(text, edits)
+    out = splice(text, edits)
+    json.loads(out)  # a splice gone wrong is a bug: fail before anything is written
+    return out

@@ -86,4 +86,4 @@ def migrate(text: str, path: str, report: Report, window: str = DEFAULT_WINDOW) 
     if not groups:
         raise InputError(path, 1, f"unknown file shape: no rule groups found, {SHAPE}")
     edits = [e for g in groups for e in migrate_groups(text, g, path, window, report)]
-    return splice(text, edits)
+    return yt.verify(splice(text, edits), path) if edits else text

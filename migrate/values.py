@@ -169,4 +169,4 @@ def migrate(text: str, path: str, report: Report, window: str = DEFAULT_WINDOW) 
         raise InputError(path, yt.line(root), "unknown file shape: expected one Helm values mapping")
     migration = _Values(text, path, report, window)
     migration.run(root)
-    return splice(text, migration.edits)
+    return yt.verify(splice(text, migration.edits), path) if migration.edits else text

@@ -28,6 +28,16 @@ def compose_all(text: str, path: str) -> list[Node | None]:
         raise InputError(path, 0, f"invalid YAML: {exc}") from None
 
 
+def verify(text: str, path: str) -> str:
+    """The migrated text, once it is known to parse (a splice gone wrong is a bug: stop before
+    anything is written)."""
+    try:
+        list(YAML(typ="safe", pure=True).compose_all(text))
+    except YAMLError as exc:
+        raise RuntimeError(f"{path}: the migrated YAML does not parse ({exc}); nothing written") from None
+    return text
+
+
 def line(node: Node) -> int:
     return node.start_mark.line + 1
 
