@@ -53,6 +53,16 @@ GATE_DEFAULTS: dict[str, bool] = {
     "exposeDiagnostics": False,
 }
 
+# The Helm chart's top-level value for each gate (chart/values.yaml and templates/configmap.yaml
+# at v4.2.0).
+CHART_GATE_KEYS: dict[str, str] = {
+    "exposeExpired": "exposeExpiredMetric",
+    "exposeNotBefore": "exposeNotBeforeMetric",
+    "exposeRelative": "exposeRelativeMetrics",
+    "exposePerCertError": "exposePerCertificateErrorMetrics",
+    "exposeDiagnostics": "exposeDiagnosticMetrics",
+}
+
 
 @dataclass(frozen=True)
 class Metric:

@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--config")
     test.set_defaults(func=cmd_test)
     sub.add_parser("exporter", help="the reference exporter (x509-mixin exporter --help)", add_help=False)
+    sub.add_parser("migrate", help="v3 -> v4 migration (x509-mixin migrate --help)", add_help=False)
     return parser
 
 
@@ -104,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         from x509_mixin.exporter.cli import main as exporter_main
 
         return exporter_main(argv[1:])
+    if argv and argv[0] == "migrate":
+        from x509_mixin.migrate.cli import main as migrate_main
+
+        return migrate_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,0 +1,195 @@
+"""`x509-mixin migrate rules` on the v3 chart's PrometheusRule and on a team's rule file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from migrate_helpers import fixture_text, replace_once
+
+from x509_mixin.generator import promtool
+
+PR = "v3-prometheusrule.yaml"
+TEAM = "team-rules.yaml"
+
+PR_EXPECTED = replace_once(fixture_text(PR), "expr: delta(x509_read_errors[15m]) > 0",
+                           "expr: increase(x509_source_errors_total[15m]) > 0")
+PR_REPORT = [
+    "v3-prometheusrule.yaml:19: delta(x509_read_errors[15m]) > 0 -> increase(x509_source_errors_total[15m]) > 0 "
+    "(x509_read_errors was removed in v4; increase() over the x509_source_errors_total counter gives the change "
+    "the v3 gauge showed)",
+    "v3-prometheusrule.yaml:27: warning: CertificateError: x509_cert_error needs metrics.exposePerCertError: true "
+    "(chart: exposePerCertificateErrorMetrics: true): v4 does not emit it by default",
+]
+
+TEAM_EXPECTED = replace_once(
+    replace_once(
+        replace_once(fixture_text(TEAM),
+                     "          sum by (namespace, pod) (\n"
+                     "            x509_read_errors{job=\"x509-certificate-exporter\"}\n"
+                     "          ) > 0\n",
+                     "          sum by (namespace, pod) (increase(x509_source_errors_total"
+                     "{job=\"x509-certificate-exporter\"}[15m])) > 0\n"),
+        'expr: "max_over_time(x509_read_errors[1h]) > 3"',
+        'expr: "max_over_time(increase(x509_source_errors_total[15m])[1h:]) > 3"'),
+    """expr: 'rate(x509_read_errors{job=~"x509.*"}[1h])'""",
+    """expr: 'rate(x509_source_errors_total{job=~"x509.*"}[1h])'""")
+
+
+def test_chart_prometheusrule_exact_output_and_report(workdir, migrate):
+    run = migrate("rules", PR)
+    assert run.code == 0
+    assert run.out == PR_EXPECTED
+    assert run.err == PR_REPORT
+
+
+def test_team_file_keeps_comments_quoting_and_other_teams_rules(workdir, migrate):
+    run = migrate("rules", TEAM)
+    assert run.code == 0
+    # Only the three x509_read_errors expressions change: each in its own quoting style
+    # (literal block, double and single quotes); comments, flow mappings and node rules stay.
+    assert run.out == TEAM_EXPECTED
+    assert run.err == [
+        'team-rules.yaml:26: sum by (namespace, pod) ( x509_read_errors{job="x509-certificate-exporter"} ) > 0 -> '
+        'sum by (namespace, pod) (increase(x509_source_errors_total{job="x509-certificate-exporter"}[15m])) > 0 '
+        "(x509_read_errors was removed in v4; increase(x509_source_errors_total[15m]) counts the errors of the "
+        "last 15m, per source and reason)",
+        "team-rules.yaml:36: max_over_time(x509_read_errors[1h]) > 3 -> "
+        "max_over_time(increase(x509_source_errors_total[15m])[1h:]) > 3 (x509_read_errors was removed in v4; "
+        "a range over it becomes a subquery over increase(x509_source_errors_total[15m]), the counter form of "
+        "the v3 gauge's value)",
+        'team-rules.yaml:41: rate(x509_read_errors{job=~"x509.*"}[1h]) -> '
+        'rate(x509_source_errors_total{job=~"x509.*"}[1h]) (x509_read_errors was removed in v4; rate() over the '
+        "x509_source_errors_total counter gives the change the v3 gauge showed)",
+        "team-rules.yaml:43: warning: CertificateNotYetValid: x509_cert_not_before needs metrics.exposeNotBefore: "
+        "true (chart: exposeNotBeforeMetric: true): v4 does not emit it by default",
+        "team-rules.yaml:48: warning: CertificateExpired: x509_cert_expired needs metrics.exposeExpired (chart: "
+        "exposeExpiredMetric) to stay on: v4 emits it by default, setting it to false removes the series",
+    ]
+
+
+def test_window_option(workdir, migrate):
+    run = migrate("rules", "--window", "1h", TEAM)
+    assert "increase(x509_source_errors_total{job=\"x509-certificate-exporter\"}[1h])" in run.out
+    assert migrate("rules", "--window", "soon", TEAM).code == 2
+
+
+def test_migrated_rules_pass_promtool_check(workdir, migrate):
+    Path("team-v4.yaml").write_text(migrate("rules", TEAM).out)
+    Path("pr-v4.yaml").write_text(migrate("rules", PR).out)
+    spec = promtool.extract_spec(Path("pr-v4.yaml"), Path("pr-v4-spec.yaml"))
+    result = promtool.check_rules([Path("team-v4.yaml"), spec])
+    assert result.ok, result.output
+
+
+def test_migrated_read_errors_alert_fires_on_v4_series_when_v3_did(workdir, migrate):
+    """Same alert, same time: the v3 rule on the v3 gauge, the migrated rule on the v4 counter."""
+    promtool.extract_spec(Path(PR), Path("v3.yaml"))
+    Path("pr-v4.yaml").write_text(migrate("rules", PR).out)
+    promtool.extract_spec(Path("pr-v4.yaml"), Path("v4.yaml"))
+    result = promtool.test_rules([Path("read-errors-v3.promtool.yaml"), Path("read-errors-v4.promtool.yaml")])
+    assert result.ok, result.output
+    assert result.output.count("SUCCESS") == 2
+
+
+def test_second_run_changes_nothing(workdir, migrate):
+    for name in (PR, TEAM):
+        assert migrate("rules", "-i", name).code == 0
+        migrated = Path(name).read_bytes()
+        again = migrate("rules", "--check", name)
+        assert again.code == 0
+        assert not [line for line in again.err if "->" in line]  # warnings only, no change
+        assert migrate("rules", name).out.encode() == migrated
+
+
+def test_check_exits_1_when_a_change_is_due_and_writes_nothing(workdir, migrate):
+    before = Path(PR).read_bytes()
+    run = migrate("rules", "--check", PR, TEAM)
+    assert run.code == 1
+    assert run.out == ""
+    assert Path(PR).read_bytes() == before
+    assert run.err[0] == PR_REPORT[0]
+
+
+def test_in_place_rewrites_every_file(workdir, migrate):
+    os.chmod(PR, 0o600)
+    run = migrate("rules", "-i", PR, TEAM)
+    assert run.code == 0 and run.out == ""
+    assert Path(PR).read_text() == PR_EXPECTED
+    assert Path(TEAM).read_text() == TEAM_EXPECTED
+    assert os.stat(PR).st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in workdir.iterdir() if p.name.startswith(".")) == []  # no temporary file left
+
+
+def test_several_files_need_in_place_or_check(workdir, migrate):
+    run = migrate("rules", PR, TEAM)
+    assert run.code == 2
+    assert run.err == ["x509-mixin migrate rules: several files need -i or --check (stdout takes one)"]
+
+
+def test_stdout_keeps_crlf_line_ends(workdir, migrate):
+    Path("crlf.yaml").write_bytes(b"groups:\r\n- name: a\r\n  rules:\r\n  - alert: A\r\n    expr: x509_read_errors > 0\r\n")
+    run = migrate("rules", "-i", "crlf.yaml")
+    assert run.code == 0
+    assert Path("crlf.yaml").read_bytes() == (b"groups:\r\n- name: a\r\n  rules:\r\n  - alert: A\r\n"
+                                              b"    expr: increase(x509_source_errors_total[15m]) > 0\r\n")
+
+
+BAD = {
+    "invalid-yaml.yaml": ("groups:\n- name: a\n  rules: [\n", "invalid-yaml.yaml:4: error: invalid YAML: "),
+    "bad-promql.yaml": ("groups:\n- name: a\n  rules:\n  - alert: Broken\n    expr: sum(x509_read_errors{job=\"a\"}\n",
+                        'bad-promql.yaml:5: error: Broken: invalid PromQL: '),
+    "not-rules.yaml": ("scrape_configs:\n- job_name: x\n", "not-rules.yaml:1: error: unknown file shape: "),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_input_exits_2_and_writes_nothing(workdir, migrate, name):
+    text, prefix = BAD[name]
+    Path(name).write_text(text)
+    before = Path(PR).read_bytes()
+    run = migrate("rules", "-i", PR, name)  # the good file comes first: it must not be written either
+    assert run.code == 2
+    assert len(run.err) == 1 and run.err[0].startswith(prefix), run.err
+    assert Path(PR).read_bytes() == before
+    assert Path(name).read_text() == text
+
+
+def test_bad_promql_error_names_file_line_and_expression(workdir, migrate):
+    Path("bad.yaml").write_text("groups:\n- name: a\n  rules:\n  - record: r\n    expr: rate(x509_read_errors[5m]\n")
+    run = migrate("rules", "bad.yaml")
+    assert run.code == 2
+    assert run.err[0].startswith("bad.yaml:5: error: r: invalid PromQL: ")
+    assert run.err[0].endswith(": rate(x509_read_errors[5m]")
+
+
+def test_other_kubernetes_objects_are_left_alone(workdir, migrate):
+    text = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: x509_read_errors}\n---\n"
+            + fixture_text(PR).removeprefix("---\n"))
+    Path("bundle.yaml").write_text(text)
+    run = migrate("rules", "bundle.yaml")
+    assert run.code == 0
+    assert run.out.startswith("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: x509_read_errors}\n")
+    assert "bundle.yaml:1: warning: ConfigMap is not a PrometheusRule: left as it is" in run.err
+
+
+def test_block_folded_and_flow_styles(workdir, migrate):
+    Path("styles.yaml").write_text(
+        "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: >\n      x509_read_errors\n      > 0\n"
+        "  - alert: B\n    expr: |-\n      x509_read_errors > 0\n"
+        "  - {record: r, expr: sum(x509_read_errors)}\n")
+    run = migrate("rules", "styles.yaml")
+    assert run.code == 0
+    assert run.out == (
+        "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: >\n      increase(x509_source_errors_total[15m]) > 0\n"
+        "  - alert: B\n    expr: |-\n      increase(x509_source_errors_total[15m]) > 0\n"
+        '  - {record: r, expr: "sum(increase(x509_source_errors_total[15m]))"}\n')
+
+
+def test_value_in_annotations_of_a_rewritten_rule_is_reported(workdir, migrate):
+    Path("value.yaml").write_text("groups:\n- name: a\n  rules:\n  - alert: A\n    expr: x509_read_errors > 0\n"
+                                  "    annotations:\n      description: '{{ $value }} read errors'\n")
+    run = migrate("rules", "value.yaml")
+    assert run.err[-1] == ("value.yaml:5: warning: A: its annotations use $value, which is now the v4 form's value "
+                           "(errors over the window): check the wording")
