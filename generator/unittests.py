@@ -33,6 +33,7 @@ RECORDING_FILE_NAME = "prometheus_rules.yaml"
 ADAPTABLE = frozenset({
     "alertNamePrefix", "severities", "extraAlertLabels", "extraAlertAnnotations", "runbookUrlPattern",
     "disabledAlerts", "selector", "multiCluster", "clusterLabel", "prometheusRule",
+    "grafanaUrl", "dashboardUidPrefix", "dashboardTags", "dashboardFolder", "dashboardSidecarLabels",
 })
 CLUSTER_VALUE = "east"
 
@@ -162,6 +163,10 @@ def adapt(doc: dict, base: Config, cfg: Config) -> dict:
     for test in doc.get("tests", []):
         for item in test.get("input_series", []):
             item["series"] = _relabel_series(item["series"], base.selector, new_labels, cluster)
+        # Recorded series keep the cluster label and every label of the selector.
+        for expr_test in test.get("promql_expr_test", []):
+            for sample in expr_test.get("exp_samples") or []:
+                sample["labels"] = _relabel_series(sample["labels"], "", {}, {**new_labels, **cluster})
         for rule_test in test.get("alert_rule_test", []):
             name = rule_test["alertname"]
             if not name.startswith(base.alertNamePrefix):

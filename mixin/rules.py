@@ -1,9 +1,11 @@
 """Recording rules. The alerts query the exporter's series directly (they work on any
 Prometheus, Thanos or Mimir ruler without depending on recorded series); what is recorded
-here are the exporter's diagnostic latencies, emitted only with `exposeDiagnostics`."""
+here are the dashboards' certificate counts (dashboard_rules) and the exporter's diagnostic
+latencies, emitted only with `exposeDiagnostics`."""
 
 from __future__ import annotations
 
+from x509_mixin.mixin import dashboard_rules
 from x509_mixin.mixin import promql as q
 from x509_mixin.mixin.config import Config
 
@@ -15,6 +17,10 @@ def _p99(cfg: Config, histogram: str) -> str:
 
 
 def recording_groups(cfg: Config) -> list[dict]:
+    return dashboard_rules.recording_rules(cfg) + _diagnostics(cfg)
+
+
+def _diagnostics(cfg: Config) -> list[dict]:
     if not cfg.gate("exposeDiagnostics"):
         return []
     rules = [
