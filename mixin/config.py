@@ -277,6 +277,9 @@ def _check_grafana(c: _Checker, m: dict[str, Any]) -> None:
     if c.expect("grafanaUrl", m["grafanaUrl"], (str,), "a string") and m["grafanaUrl"] and not _URL_RE.match(
             m["grafanaUrl"]):
         c.fail("grafanaUrl", m["grafanaUrl"], "expected \"\" or Grafana's base URL, e.g. https://grafana.example.org")
+    if m["grafanaUrl"] and isinstance(m["extraAlertAnnotations"], dict) and "dashboard_url" in m["extraAlertAnnotations"]:
+        c.fail("extraAlertAnnotations.dashboard_url", m["extraAlertAnnotations"]["dashboard_url"],
+               "generated from grafanaUrl; set one or the other")
     if c.expect("dashboardUidPrefix", m["dashboardUidPrefix"], (str,), "a string") and not _UID_PREFIX_RE.match(
             m["dashboardUidPrefix"]):
         c.fail("dashboardUidPrefix", m["dashboardUidPrefix"],

@@ -10,6 +10,8 @@ from x509_mixin.mixin import promql as q
 from x509_mixin.mixin.config import Config
 
 DIAGNOSTICS_GROUP = "x509-certificate-exporter-diagnostics"
+PARSE_P99 = "format:x509_parse_duration_seconds:p99_rate5m"
+KUBE_P99 = "verb_resource:x509_kube_request_duration_seconds:p99_rate5m"
 
 
 def _p99(cfg: Config, histogram: str) -> str:
@@ -24,9 +26,9 @@ def _diagnostics(cfg: Config) -> list[dict]:
     if not cfg.gate("exposeDiagnostics"):
         return []
     rules = [
-        {"record": "format:x509_parse_duration_seconds:p99_rate5m",
+        {"record": PARSE_P99,
          "expr": _p99(cfg, "x509_parse_duration_seconds")},
-        {"record": "verb_resource:x509_kube_request_duration_seconds:p99_rate5m",
+        {"record": KUBE_P99,
          "expr": _p99(cfg, "x509_kube_request_duration_seconds")},
     ]
     return [{"name": DIAGNOSTICS_GROUP, "rules": rules}]

@@ -136,6 +136,34 @@ def test_prometheus_rule_metadata():
     assert doc["spec"]["groups"] == plain[0] + plain[1]
 
 
+def test_grafana_url_adds_dashboard_url_to_every_alert():
+    assert all("dashboard_url" not in r["annotations"] for r in DEFAULT.values())
+    out = rules({"grafanaUrl": "https://grafana.example.org/", "dashboardUidPrefix": "pki-"})
+    assert out["X509CertificateExpiration"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-inventory"
+    assert out["X509CRLStale"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-inventory"
+    assert out["X509SourceDown"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-exporter"
+    assert all("dashboard_url" in r["annotations"] for r in out.values())
+
+
+def test_dashboard_uid_prefix_tags_folder_and_sidecar_labels():
+    import json
+
+    files = render(load({"dashboardUidPrefix": "pki-", "dashboardTags": ["pki"], "dashboardFolder": "PKI",
+                         "dashboardSidecarLabels": {"grafana_dashboard": "x509", "team": "pki"}}))
+    overview = json.loads(files["dashboards/pki-overview.json"])
+    assert overview["uid"] == "pki-overview" and overview["tags"] == ["pki"]
+    assert [link["url"] for link in overview["links"]] == ["/d/pki-inventory", "/d/pki-exporter"]
+    assert "dashboards/x509-overview.json" not in files
+    assert yaml.safe_load(files["dashboards/provisioning/x509-mixin.yaml"])["providers"][0]["folder"] == "PKI"
+    maps = list(yaml.safe_load_all(files["dashboards/configmaps.yaml"]))
+    assert [m["metadata"]["name"] for m in maps] == ["pki-overview-dashboard", "pki-inventory-dashboard",
+                                                     "pki-exporter-dashboard"]
+    assert all(m["metadata"]["labels"] == {"grafana_dashboard": "x509", "team": "pki"} for m in maps)
+    assert all(m["metadata"]["annotations"] == {"grafana_folder": "PKI"} for m in maps)
+    default = json.loads(render(load({}))["dashboards/x509-overview.json"])
+    assert default["tags"] == ["x509", "certificates"]
+
+
 def test_every_default_key_is_covered_by_a_test_above():
     # Guard: a new key needs a test showing its effect.
     import inspect
@@ -172,6 +200,8 @@ def test_every_default_key_is_covered_by_a_test_above():
     ({"dashboardSidecarLabels": {}}, "config key dashboardSidecarLabels: invalid value {}: the Grafana sidecar needs a label"),
     ({"dashboardSidecarLabels": {"grafana_dashboard": 1}}, "config key dashboardSidecarLabels.grafana_dashboard: invalid value 1"),
     ({"dashboardSidecarLabels": {"bad key": "1"}}, "config key dashboardSidecarLabels: invalid value 'bad key'"),
+    ({"grafanaUrl": "https://g", "extraAlertAnnotations": {"dashboard_url": "x"}},
+     "config key extraAlertAnnotations.dashboard_url: invalid value 'x': generated from grafanaUrl"),
 ])
 def test_bad_values_are_refused_with_one_line(data, line):
     with pytest.raises(ConfigError) as err:

@@ -1,0 +1,114 @@
+"""Certificate inventory: find certificates by subject, issuer, namespace, path or serial, and
+see their validity, time left, the history of their expiry date and the bundles (chains)
+they belong to."""
+
+from __future__ import annotations
+
+from x509_mixin.mixin import dashboard_common as c
+from x509_mixin.mixin import dashboard_rules as r
+from x509_mixin.mixin import grafana as g
+from x509_mixin.mixin import promql as q
+from x509_mixin.mixin.config import Config
+
+FILTERS = (
+    ("subject", "Subject CN", "subject_CN"),
+    ("issuer", "Issuer CN", "issuer_CN"),
+    ("path", "File path", "filepath"),
+    ("serial", "Serial", "serial_number"),
+)
+BUNDLE_SLOTS = ("filepath", "secret_namespace", "secret_name", "secret_key", "configmap_namespace", "configmap_name",
+                "configmap_key", "cabundle_resource_kind", "cabundle_resource_name")
+
+
+def variables(cfg: Config) -> list:
+    out = c.target_variables(cfg)
+    for name, label, field in FILTERS:
+        out.append(g.textbox_variable(name, label, f"Regular expression on {field} (.* for all)."))
+    out.insert(len(out) - 2, g.textbox_variable(
+        "namespace", "Namespace", "Regular expression on the Secret's or ConfigMap's namespace (.* for all)."))
+    return out
+
+
+def selected(cfg: Config, metric: str = "x509_cert_not_after") -> str:
+    """The certificates matching the filters, once each. A certificate's namespace is its
+    Secret's or its ConfigMap's, hence the two selectors."""
+    filters = ", ".join(f'{field}=~"${name}"' for name, _, field in FILTERS)
+    either = " or ".join(c.sel(cfg, metric, f'{filters}, {ns}=~"$namespace"')
+                         for ns in ("secret_namespace", "configmap_namespace"))
+    return q.per_certificate(cfg, f"({either})")
+
+
+def with_bundle(expr: str) -> str:
+    """`bundle`: the place's filled slots joined (a file path, `namespace name key`...)."""
+    joined = f'label_join({expr}, "bundle", " ", {", ".join(chr(34) + s + chr(34) for s in BUNDLE_SLOTS)})'
+    return f'label_replace({joined}, "bundle", "$1", "bundle", " *(.*?) *")'
+
+
+def _described(expr: str) -> str:
+    return with_bundle(r.with_place_kind(expr))
+
+
+def _certificates_table(cfg: Config) -> g.Panel:
+    columns = ((cfg.clusterLabel,) if cfg.multiCluster else ()) + (
+        "bundle", "place_kind", "subject_CN", "issuer_CN", "serial_number")
+    queries = [g.Query(f"{_described(selected(cfg))} * 1000", instant=True),
+               g.Query(f"{_described(selected(cfg))} - time()", instant=True)]
+    values = ["Value #A", "Value #B"]
+    names = {"Value #A": "Not after", "Value #B": "Time left"}
+    if cfg.gate("exposeNotBefore"):
+        queries.append(g.Query(f"{_described(selected(cfg, 'x509_cert_not_before'))} * 1000", instant=True))
+        values.insert(0, "Value #C")
+        names["Value #C"] = "Not before"
+    shown = columns + tuple(values)
+    organize = {"id": "organize", "options": {
+        "excludeByName": {"Time": True},
+        "includeByName": {name: True for name in shown},
+        "indexByName": {name: i for i, name in enumerate(shown)},
+        "renameByName": {"bundle": "Bundle", "place_kind": "Kind", "subject_CN": "Subject CN",
+                         "issuer_CN": "Issuer CN", "serial_number": "Serial", **names}}}
+    overrides = [g.override("Not after", unit="dateTimeAsIso"),
+                 g.override("Time left", unit="s", custom__cellOptions={"type": "color-text"},
+                            thresholds={"mode": "absolute", "steps": g.steps(c.day_thresholds(cfg))})]
+    if cfg.gate("exposeNotBefore"):
+        overrides.insert(0, g.override("Not before", unit="dateTimeAsIso"))
+    return g.table(
+        "Certificates", "The matching certificates, one row each, sorted by bundle so that a chain's certificates "
+        "are together: validity period" + (" (not before, not after)" if cfg.gate("exposeNotBefore")
+                                           else " end (not before needs the exporter's exposeNotBefore)")
+        + " and time left, coloured by the configured thresholds.", "s", queries, height=12,
+        transformations=[{"id": "merge", "options": {}}, organize,
+                         {"id": "sortBy", "options": {"sort": [{"field": "Bundle"}]}}],
+        overrides=overrides)
+
+
+def panels(cfg: Config) -> list:
+    certs = selected(cfg)
+    history = f"max without (serial_number) ({certs}) * 1000"
+    return [
+        g.stat("Matching certificates", "Certificates matching the filters, each counted once.", "none",
+               g.Query(f"count({certs})")),
+        g.stat("Expired", "Matching certificates past their expiry date.", "none",
+               g.Query(f"count({certs} - time() < 0)"), thresholds=[("green", None), ("red", 1)]),
+        g.stat("Soonest expiry", "Time left to the first expiry among the matching certificates.", "s",
+               g.Query(f"min({certs}) - time()"), thresholds=c.day_thresholds(cfg), no_value=None),
+        g.stat("Issuers", "Distinct issuers (CN) of the matching certificates.", "none",
+               g.Query(f"count(count by (issuer_CN) ({certs}))")),
+        _certificates_table(cfg),
+        g.timeseries(
+            "Expiry date history", "Each place's expiry date (not after) over time, the serial left out: a renewal "
+            "shows as a step up, a certificate that is not renewed as a flat line.", "dateTimeAsIso",
+            [g.Query(r.with_place_kind(history), "{{subject_CN}} ({{place_kind}} {{filepath}}{{secret_namespace}}"
+                     "{{configmap_namespace}} {{secret_name}}{{configmap_name}}{{cabundle_resource_name}})")],
+            width=24, height=10),
+        g.table("Certificates per bundle", "How many certificates each bundle holds: a chain's leaf, "
+                "intermediates and root are separate series of the same bundle.", "none",
+                [g.Query(f"count {c.by(cfg, 'bundle', 'place_kind')} ({_described(certs)})", instant=True)],
+                height=8, overrides=[g.override("Value", displayName="Certificates")]),
+    ]
+
+
+def dashboard(cfg: Config) -> dict:
+    return g.dashboard_json(
+        c.dashboard(cfg, "inventory", "Search the certificates by subject, issuer, namespace, path or serial: "
+                    "validity, time left, renewals and chains."),
+        panels(cfg), variables(cfg))
