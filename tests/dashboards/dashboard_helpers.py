@@ -29,3 +29,26 @@ def panels(model: dict) -> list[dict]:
 
 def targets(model: dict) -> list[tuple[dict, dict]]:
     return [(p, t) for p in panels(model) for t in p["targets"]]
+
+
+# What Grafana puts in place of the built-in interval variables for a dashboard whose
+# data source scrapes every second: $__rate_interval = max($__interval + scrape, 4 * scrape).
+BUILT_INS = {"__rate_interval": "4s", "__interval": "1s", "__range": "30s"}
+
+
+def substitute(expr: str, values: dict[str, str]) -> str:
+    """Variables replaced as Grafana does (`$name` and `${name}`), the longest names first."""
+    for name, value in sorted({**BUILT_INS, **values}.items(), key=lambda kv: -len(kv[0])):
+        expr = expr.replace("${%s}" % name, value).replace("$" + name, value)
+    return expr
+
+
+def all_values(model: dict) -> dict[str, str]:
+    """Every variable at its default: All (`.*`) for query variables, the textboxes' `.*`."""
+    out = {}
+    for variable in model["templating"]["list"]:
+        if variable["type"] == "query":
+            out[variable["name"]] = variable["allValue"]
+        elif variable["type"] == "textbox":
+            out[variable["name"]] = variable["query"]
+    return out
