@@ -98,7 +98,8 @@ def test_lint_passes_on_generated_rules(overrides, tmp_path):
     cfg.write_text(yaml.safe_dump(overrides))
     result = cli("lint", "--config", str(cfg))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks)"
+    assert result.stdout.strip() == ("lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks, "
+                                     "dashboard checks)")
 
 
 def test_lint_rules_catch_each_convention_breach():
