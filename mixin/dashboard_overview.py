@@ -30,6 +30,7 @@ def _state_stat(cfg: Config, title: str, state: str, what: str, color: str) -> g
 def _soonest_table(cfg: Config) -> g.Panel:
     left = f"{r.with_place_kind(c.certificates(cfg))} - time()"
     columns = ((cfg.clusterLabel,) if cfg.multiCluster else ()) + PLACE_COLUMNS
+    scope = "&".join("${%s:queryparam}" % v for v in (("cluster",) if cfg.multiCluster else ()) + ("job",))
     organize = {"id": "organize", "options": {
         "excludeByName": {"Time": True},
         "includeByName": {name: True for name in columns + ("Value",)},
@@ -43,7 +44,12 @@ def _soonest_table(cfg: Config) -> g.Panel:
         "s", [g.Query(f"bottomk({SOONEST}, {left})", instant=True)], height=12,
         transformations=[organize, {"id": "sortBy", "options": {"sort": [{"field": "Time left"}]}}],
         overrides=[g.override("Time left", unit="s", custom__cellOptions={"type": "color-text"},
-                              thresholds={"mode": "absolute", "steps": g.steps(c.day_thresholds(cfg))})])
+                              thresholds={"mode": "absolute", "steps": g.steps(c.day_thresholds(cfg))}),
+                   # From a certificate to its history and chain in the inventory.
+                   g.override("Subject CN", links=[{
+                       "title": "Open in the certificate inventory", "targetBlank": False,
+                       "url": f"/d/{c.uid(cfg, 'inventory')}?${{__url_time_range}}&{scope}"
+                              "&var-subject=${__value.raw}"}])])
 
 
 def panels(cfg: Config) -> list:

@@ -36,7 +36,7 @@ def kept_labels(cfg: Config) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kept + names))
 
 
-def certificates(cfg: Config) -> str:
+def _certificates(cfg: Config) -> str:
     """Every certificate once: the reporters' labels other than the kept ones aggregated away."""
     expr = q.gauge(cfg, "x509_cert_not_after")
     dropped = [label for label in cfg.reporterLabels if label not in kept_labels(cfg)]
@@ -71,7 +71,7 @@ def _by(cfg: Config, *labels: str) -> str:
 
 
 def recording_rules(cfg: Config) -> list[dict]:
-    certs = certificates(cfg)
+    certs = _certificates(cfg)
     left = f"({certs} - time())"
     crit, warn = q.days(cfg.criticalDaysLeft), q.days(cfg.warningDaysLeft)
     by = _by(cfg)

@@ -171,6 +171,24 @@ def test_per_certificate_errors_gate_adds_the_failing_bundles_table():
     assert titles[-2:] == ["Bundles that failed to parse", "Bundles in error"]
 
 
+def test_soonest_table_links_each_subject_to_the_inventory():
+    table = next(p for p in panels(model("overview")) if p["title"] == "Certificates expiring soonest")
+    link = table["fieldConfig"]["overrides"][1]
+    assert link["matcher"]["options"] == "Subject CN"
+    assert link["properties"][0]["value"][0]["url"] == (
+        "/d/x509-inventory?${__url_time_range}&${job:queryparam}&var-subject=${__value.raw}")
+
+
+def test_certificate_alerts_open_the_inventory_and_the_others_the_exporter_dashboard():
+    from x509_mixin.mixin.alerts import CERTIFICATES_GROUP, alerts
+    from x509_mixin.mixin.dashboards import INVENTORY_ALERTS, dashboard_key
+
+    every = load({"exporter": {"exposeNotBefore": True, "exposePerCertError": True}})
+    groups = {a.base: a.group for a in alerts(every)}
+    assert INVENTORY_ALERTS == {base for base, group in groups.items() if group == CERTIFICATES_GROUP}
+    assert {dashboard_key(base) for base, group in groups.items() if group != CERTIFICATES_GROUP} == {"exporter"}
+
+
 def test_every_panel_has_an_id_a_description_and_a_unit():
     for m in DEFAULT.values():
         ids = [p["id"] for p in m["panels"]]
