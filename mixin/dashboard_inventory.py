@@ -81,6 +81,26 @@ def _certificates_table(cfg: Config) -> g.Panel:
         overrides=overrides)
 
 
+def _crls(cfg: Config) -> g.Panel:
+    """CRLs are series of their own (x509_crl_*); the issuer and path filters apply to them."""
+    filters = 'issuer_CN=~"$issuer", filepath=~"$path"'
+    crls = q.per_certificate(cfg, c.sel(cfg, "x509_crl_next_update", filters))
+    columns = ((cfg.clusterLabel,) if cfg.multiCluster else ()) + ("bundle", "issuer_CN", "crl_number", "Value")
+    organize = {"id": "organize", "options": {
+        "excludeByName": {"Time": True}, "includeByName": {name: True for name in columns},
+        "indexByName": {name: i for i, name in enumerate(columns)},
+        "renameByName": {"bundle": "Bundle", "issuer_CN": "Issuer CN", "crl_number": "CRL number",
+                         "Value": "Next update in"}}}
+    warn = [("red", None), ("orange", 0), ("green", cfg.crlWarningDaysLeft * 86400)]
+    return g.table(
+        "CRLs", f"Certificate revocation lists and the time to their next update: red once stale, orange within "
+        f"{cfg.crlWarningDaysLeft} days (CRLNeedsRefresh).", "s",
+        [g.Query(f"{with_bundle(crls)} - time()", instant=True)], width=24, height=6,
+        transformations=[organize, {"id": "sortBy", "options": {"sort": [{"field": "Next update in"}]}}],
+        overrides=[g.override("Next update in", unit="s", custom__cellOptions={"type": "color-text"},
+                              thresholds={"mode": "absolute", "steps": g.steps(warn)})])
+
+
 def panels(cfg: Config) -> list:
     certs = selected(cfg)
     history = f"max without (serial_number) ({certs}) * 1000"
@@ -100,6 +120,7 @@ def panels(cfg: Config) -> list:
             [g.Query(r.with_place_kind(history), "{{subject_CN}} ({{place_kind}} {{filepath}}{{secret_namespace}}"
                      "{{configmap_namespace}} {{secret_name}}{{configmap_name}}{{cabundle_resource_name}})")],
             width=24, height=10),
+        _crls(cfg),
         g.table("Certificates per bundle", "How many certificates each bundle holds: a chain's leaf, "
                 "intermediates and root are separate series of the same bundle.", "none",
                 [g.Query(f"count {c.by(cfg, 'bundle', 'place_kind')} ({_described(certs)})", instant=True)],

@@ -113,8 +113,13 @@ def test_inventory_panels_and_filters():
         ("stat", "Issuers", "none"),
         ("table", "Certificates", "s"),
         ("timeseries", "Expiry date history", "dateTimeAsIso"),
+        ("table", "CRLs", "s"),
         ("table", "Certificates per bundle", "none"),
     ]
+    crls = next(p for p in panels(m) if p["title"] == "CRLs")
+    steps = crls["fieldConfig"]["overrides"][0]["properties"][2]["value"]["steps"]
+    assert steps == [{"color": "red", "value": None}, {"color": "orange", "value": 0},
+                     {"color": "green", "value": 7 * 86400}]
     filters = ('subject_CN=~"$subject", issuer_CN=~"$issuer", filepath=~"$path", serial_number=~"$serial"')
     assert query(m, "Matching certificates") == (
         "count(max without (job, instance, pod, container, endpoint, service, namespace, node) ("

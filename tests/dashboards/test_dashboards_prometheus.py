@@ -192,6 +192,15 @@ def test_inventory_filters_and_chains(prom):
     assert "/etc/ssl/east/svc0.pem" in files
 
 
+def test_inventory_lists_the_crl(prom):
+    model = prom.models[f"{prom.cfg.dashboardUidPrefix}inventory.json"]
+    panel = next(p for p in panels(model) if p["title"] == "CRLs")
+    rows = prom.run(panel["targets"][0], all_values(model))
+    assert {(r["metric"]["bundle"], r["metric"]["crl_number"]) for r in rows} == {("/etc/ssl/crl.pem", "7")}
+    # Next update 5 days after the fake exporter started.
+    assert all(4.9 * 86400 < float(r["value"][1]) <= 5 * 86400 for r in rows)
+
+
 def test_exporter_health_shows_the_failed_source(prom):
     model = prom.models[f"{prom.cfg.dashboardUidPrefix}exporter.json"]
     panel = next(p for p in panels(model) if p["title"] == "Sources up")

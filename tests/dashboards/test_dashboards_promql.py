@@ -44,7 +44,8 @@ def test_every_target_parses_and_names_known_metrics(config):
 def test_default_dashboards_use_no_gated_metric():
     names = {_base(n) for n in metric_names("defaults")}
     assert names == {
-        "up", "scrape_duration_seconds", "x509_cert_not_after", "x509_source_up", "x509_source_bundles",
+        "up", "scrape_duration_seconds", "x509_cert_not_after", "x509_crl_next_update", "x509_source_up",
+        "x509_source_bundles",
         "x509_source_errors_total", "x509_scrape_duration_seconds", "x509_exporter_build_info", "x509_panic_total",
         "x509_pkcs12_passphrase_failures_total", "x509_jks_passphrase_failures_total", "x509_kube_watch_resyncs_total",
         "x509_kube_transport_errors_total", "x509_cert_collision_dropped_total",
