@@ -58,7 +58,7 @@ def cluster_legend(cfg: Config, legend: str) -> str:
 def target_variables(cfg: Config) -> list[tuple[G.Template, str]]:
     """datasource, cluster (multiCluster), job, instance: each narrows the next."""
     up = f"up{{{cfg.selector}}}"
-    variables = [(g.datasource_variable(), "The Prometheus data source scraping the x509 certificate exporters.")]
+    variables = [g.datasource_variable("The Prometheus data source scraping the x509 certificate exporters.")]
     scope = cfg.selector
     if cfg.multiCluster:
         variables.append(g.query_variable("cluster", "Cluster", f"label_values({up}, {cfg.clusterLabel})",

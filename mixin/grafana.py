@@ -2,7 +2,7 @@
 
 grafanalib writes many legacy fields (`rows`, `style`, `span`, string datasources, `null`
 where Grafana's schema wants a value or nothing, the pre-7 bar gauge `fieldOptions`...).
-`to_json` keeps what the current dashboard model (the `Dashboard` type of @grafana/schema)
+`dashboard_json` keeps what the current dashboard model (the `Dashboard` type of @grafana/schema)
 defines, in its current shape; the tests validate the result against that schema.
 """
 
@@ -83,6 +83,7 @@ def table(title: str, description: str, unit: str, queries: list[Query], width: 
 
 def bargauge(title: str, description: str, unit: str, query: Query, width: int = 8, height: int = 8,
              thresholds: Thresholds | None = None) -> Panel:
+    # grafanalib writes the pre-7 `fieldOptions` shape: the current options replace it.
     panel = G.BarGauge(title=title, description=description, dataSource=DATASOURCE, targets=_targets([query]),
                        format=unit, orientation="horizontal", displayMode="gradient", calc="lastNotNull")
     return Panel(panel, width, height, unit, thresholds,
@@ -104,8 +105,8 @@ def override(field: str, **properties: Any) -> dict:
 
 # ---- variables --------------------------------------------------------------------------
 
-def datasource_variable() -> G.Template:
-    return G.Template(name="datasource", label="Data source", type="datasource", query="prometheus")
+def datasource_variable(description: str) -> tuple[G.Template, str]:
+    return G.Template(name="datasource", label="Data source", type="datasource", query="prometheus"), description
 
 
 def query_variable(name: str, label: str, query: str, description: str) -> tuple[G.Template, str]:
