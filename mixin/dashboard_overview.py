@@ -22,8 +22,10 @@ def _state(cfg: Config, state: str) -> str:
 
 
 def _state_stat(cfg: Config, title: str, state: str, what: str, color: str) -> g.Panel:
-    return g.stat(title, f"Certificates {what}. From the recording rule {r.STATE}; "
-                  "a certificate reported by several exporters counts once.", "none", g.Query(_state(cfg, state)),
+    counted = ("a certificate reported by several exporters counts once" if cfg.deduplicates
+               else "deduplicateReporters is off: each exporter's report counts")
+    return g.stat(title, f"Certificates {what}. From the recording rule {r.STATE}; {counted}.", "none",
+                  g.Query(_state(cfg, state)),
                   thresholds=[("green", None), (color, 1)] if color != "green" else [("green", None)])
 
 

@@ -91,6 +91,15 @@ def test_overview_panels():
     assert "max without (job, instance, pod, container, endpoint, service, namespace, node)" in soonest
 
 
+def test_descriptions_say_how_certificates_are_counted():
+    def description(m):
+        return next(p for p in panels(m) if p["title"] == "Expired")["description"]
+
+    assert description(model("overview")).endswith("a certificate reported by several exporters counts once.")
+    assert description(model("overview", {"deduplicateReporters": False})).endswith(
+        "deduplicateReporters is off: each exporter's report counts.")
+
+
 def test_thresholds_follow_the_configured_days():
     def steps(m):
         table = next(p for p in panels(m) if p["title"] == "Certificates expiring soonest")
