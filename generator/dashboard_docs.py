@@ -21,9 +21,9 @@ Generated with grafanalib from the mixin's configuration by `x509-mixin build` i
 files to its `path`) and `dashboards/configmaps.yaml` (one ConfigMap per dashboard, labelled
 for the Grafana sidecar: `kubectl apply -n <grafana's namespace> -f dashboards/configmaps.yaml`).
 
-They import as they are into Grafana 10, 11 and 12 (schemaVersion 39) and validate against
-the JSON schema of Grafana's own `Dashboard` type (`@grafana/schema` 12.4.11, see
-`scripts/gen-grafana-schema.sh`). Every query takes the configured selector and the
+They are written for Grafana 10, 11 and 12 (schemaVersion 38, Grafana 10.0's) and validate
+against the JSON schemas of Grafana's own `Dashboard` type (`@grafana/schema` 10.4.19, 11.6.16 and
+12.4.11, see `scripts/gen-grafana-schema.sh`). Every query takes the configured selector and the
 dashboard's `job` (and `cluster` with `multiCluster`) variables; queries of exporter series
 also take `instance`. The certificate counts read the recording rules below, which aggregate
 the reporters away, so `instance` does not apply to them. Rates use `$__rate_interval`.

@@ -15,7 +15,8 @@ from typing import Any
 from grafanalib import core as G
 from grafanalib._gen import DashboardEncoder
 
-SCHEMA_VERSION = 39  # Grafana 10.4; 10, 11 and 12 import it as it is
+# Grafana 10.0's: every Grafana from 10.0 on reads it as it is (later ones migrate it on load).
+SCHEMA_VERSION = 38
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 GRID_WIDTH = 24
 

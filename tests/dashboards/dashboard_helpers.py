@@ -8,7 +8,9 @@ from pathlib import Path
 from x509_mixin.mixin.config import load
 from x509_mixin.mixin.dashboards import dashboards
 
-SCHEMA = json.loads((Path(__file__).parent / "grafana-dashboard.schema.json").read_text())
+# Grafana version -> the JSON schema of its Dashboard type (scripts/gen-grafana-schema.sh).
+SCHEMAS = {path.name.split("-")[2].removesuffix(".schema.json"): json.loads(path.read_text())
+           for path in sorted((Path(__file__).parent / "schemas").glob("grafana-dashboard-*.schema.json"))}
 
 CONFIGS = {
     "defaults": {},

@@ -32,7 +32,7 @@ def test_uids_titles_tags_and_links():
     }
     for m in DEFAULT.values():
         assert m["tags"] == ["x509", "certificates"]
-        assert m["schemaVersion"] == 39 and m["graphTooltip"] == 1
+        assert m["schemaVersion"] == 38 and m["graphTooltip"] == 1
         others = {"/d/x509-overview", "/d/x509-inventory", "/d/x509-exporter"} - {f"/d/{m['uid']}"}
         assert {link["url"] for link in m["links"]} == others
         assert all(link["includeVars"] and link["keepTime"] for link in m["links"])
