@@ -7,6 +7,7 @@ from grafanalib import core as G
 from x509_mixin.mixin import grafana as g
 from x509_mixin.mixin import promql as q
 from x509_mixin.mixin.config import Config
+from x509_mixin.mixin.dashboard_rules import with_place_kind
 
 # Dashboard key -> (uid suffix, title)
 DASHBOARDS: dict[str, tuple[str, str]] = {
@@ -40,9 +41,32 @@ def sel(cfg: Config, metric: str, extra: str = "", instance: bool = True) -> str
     return f"{metric}{{{body}}}"
 
 
-def certificates(cfg: Config, metric: str = "x509_cert_not_after", extra: str = "") -> str:
+def certificates(cfg: Config, metric: str = "x509_cert_not_after") -> str:
     """Each certificate of the selected targets once, however many exporters report it."""
-    return q.per_certificate(cfg, sel(cfg, metric, extra))
+    return q.per_certificate(cfg, sel(cfg, metric))
+
+
+BUNDLE_SLOTS = ("filepath", "secret_namespace", "secret_name", "secret_key", "configmap_namespace", "configmap_name",
+                "configmap_key", "cabundle_resource_kind", "cabundle_resource_name")
+# Table headers of the labels the certificate tables show.
+HEADERS = {"bundle": "Bundle", "place_kind": "Kind", "subject_CN": "Subject CN", "issuer_CN": "Issuer CN",
+           "serial_number": "Serial", "crl_number": "CRL number"}
+
+
+def with_bundle(expr: str) -> str:
+    """`bundle`: the place's filled slots joined (a file path, `namespace name key`...); a
+    chain's certificates share it."""
+    slots = ", ".join(f'"{slot}"' for slot in BUNDLE_SLOTS)
+    return f'label_replace(label_join({expr}, "bundle", " ", {slots}), "bundle", "$1", "bundle", " *(.*?) *")'
+
+
+def described(expr: str) -> str:
+    """Certificates with their `place_kind` and `bundle` labels, for tables."""
+    return with_bundle(with_place_kind(expr))
+
+
+def cluster_column(cfg: Config) -> tuple[str, ...]:
+    return (cfg.clusterLabel,) if cfg.multiCluster else ()
 
 
 def by(cfg: Config, *labels: str) -> str:

@@ -5,7 +5,6 @@ they belong to."""
 from __future__ import annotations
 
 from x509_mixin.mixin import dashboard_common as c
-from x509_mixin.mixin import dashboard_rules as r
 from x509_mixin.mixin import grafana as g
 from x509_mixin.mixin import promql as q
 from x509_mixin.mixin.config import Config
@@ -16,8 +15,6 @@ FILTERS = (
     ("path", "File path", "filepath"),
     ("serial", "Serial", "serial_number"),
 )
-BUNDLE_SLOTS = ("filepath", "secret_namespace", "secret_name", "secret_key", "configmap_namespace", "configmap_name",
-                "configmap_key", "cabundle_resource_kind", "cabundle_resource_name")
 
 
 def variables(cfg: Config) -> list:
@@ -38,37 +35,18 @@ def selected(cfg: Config, metric: str = "x509_cert_not_after") -> str:
     return q.per_certificate(cfg, f"({either})")
 
 
-def with_bundle(expr: str) -> str:
-    """`bundle`: the place's filled slots joined (a file path, `namespace name key`...)."""
-    joined = f'label_join({expr}, "bundle", " ", {", ".join(chr(34) + s + chr(34) for s in BUNDLE_SLOTS)})'
-    return f'label_replace({joined}, "bundle", "$1", "bundle", " *(.*?) *")'
-
-
-def _described(expr: str) -> str:
-    return with_bundle(r.with_place_kind(expr))
-
-
 def _certificates_table(cfg: Config) -> g.Panel:
-    columns = ((cfg.clusterLabel,) if cfg.multiCluster else ()) + (
-        "bundle", "place_kind", "subject_CN", "issuer_CN", "serial_number")
-    queries = [g.Query(f"{_described(selected(cfg))} * 1000", instant=True),
-               g.Query(f"{_described(selected(cfg))} - time()", instant=True)]
+    columns = c.cluster_column(cfg) + ("bundle", "place_kind", "subject_CN", "issuer_CN", "serial_number")
+    queries = [g.Query(f"{c.described(selected(cfg))} * 1000", instant=True),
+               g.Query(f"{c.described(selected(cfg))} - time()", instant=True)]
     values = ["Value #A", "Value #B"]
     names = {"Value #A": "Not after", "Value #B": "Time left"}
     if cfg.gate("exposeNotBefore"):
-        queries.append(g.Query(f"{_described(selected(cfg, 'x509_cert_not_before'))} * 1000", instant=True))
+        queries.append(g.Query(f"{c.described(selected(cfg, 'x509_cert_not_before'))} * 1000", instant=True))
         values.insert(0, "Value #C")
         names["Value #C"] = "Not before"
-    shown = columns + tuple(values)
-    organize = {"id": "organize", "options": {
-        "excludeByName": {"Time": True},
-        "includeByName": {name: True for name in shown},
-        "indexByName": {name: i for i, name in enumerate(shown)},
-        "renameByName": {"bundle": "Bundle", "place_kind": "Kind", "subject_CN": "Subject CN",
-                         "issuer_CN": "Issuer CN", "serial_number": "Serial", **names}}}
     overrides = [g.override("Not after", unit="dateTimeAsIso"),
-                 g.override("Time left", unit="s", custom__cellOptions={"type": "color-text"},
-                            thresholds={"mode": "absolute", "steps": g.steps(c.day_thresholds(cfg))})]
+                 g.coloured_cells("Time left", "s", c.day_thresholds(cfg))]
     if cfg.gate("exposeNotBefore"):
         overrides.insert(0, g.override("Not before", unit="dateTimeAsIso"))
     return g.table(
@@ -76,8 +54,8 @@ def _certificates_table(cfg: Config) -> g.Panel:
         "are together: validity period" + (" (not before, not after)" if cfg.gate("exposeNotBefore")
                                            else " end (not before needs the exporter's exposeNotBefore)")
         + " and time left, coloured by the configured thresholds.", "s", queries, height=12,
-        transformations=[{"id": "merge", "options": {}}, organize,
-                         {"id": "sortBy", "options": {"sort": [{"field": "Bundle"}]}}],
+        transformations=[{"id": "merge", "options": {}}, g.organize(columns + tuple(values), {**c.HEADERS, **names}),
+                         g.sort_by("Bundle")],
         overrides=overrides)
 
 
@@ -85,20 +63,14 @@ def _crls(cfg: Config) -> g.Panel:
     """CRLs are series of their own (x509_crl_*); the issuer and path filters apply to them."""
     filters = 'issuer_CN=~"$issuer", filepath=~"$path"'
     crls = q.per_certificate(cfg, c.sel(cfg, "x509_crl_next_update", filters))
-    columns = ((cfg.clusterLabel,) if cfg.multiCluster else ()) + ("bundle", "issuer_CN", "crl_number", "Value")
-    organize = {"id": "organize", "options": {
-        "excludeByName": {"Time": True}, "includeByName": {name: True for name in columns},
-        "indexByName": {name: i for i, name in enumerate(columns)},
-        "renameByName": {"bundle": "Bundle", "issuer_CN": "Issuer CN", "crl_number": "CRL number",
-                         "Value": "Next update in"}}}
+    columns = c.cluster_column(cfg) + ("bundle", "issuer_CN", "crl_number", "Value")
     warn = [("red", None), ("orange", 0), ("green", cfg.crlWarningDaysLeft * 86400)]
     return g.table(
         "CRLs", f"Certificate revocation lists and the time to their next update: red once stale, orange within "
         f"{cfg.crlWarningDaysLeft} days (CRLNeedsRefresh).", "s",
-        [g.Query(f"{with_bundle(crls)} - time()", instant=True)], width=24, height=6,
-        transformations=[organize, {"id": "sortBy", "options": {"sort": [{"field": "Next update in"}]}}],
-        overrides=[g.override("Next update in", unit="s", custom__cellOptions={"type": "color-text"},
-                              thresholds={"mode": "absolute", "steps": g.steps(warn)})])
+        [g.Query(f"{c.with_bundle(crls)} - time()", instant=True)], width=24, height=6,
+        transformations=[g.organize(columns, {**c.HEADERS, "Value": "Next update in"}), g.sort_by("Next update in")],
+        overrides=[g.coloured_cells("Next update in", "s", warn)])
 
 
 def panels(cfg: Config) -> list:
@@ -117,13 +89,12 @@ def panels(cfg: Config) -> list:
         g.timeseries(
             "Expiry date history", "Each place's expiry date (not after) over time, the serial left out: a renewal "
             "shows as a step up, a certificate that is not renewed as a flat line.", "dateTimeAsIso",
-            [g.Query(r.with_place_kind(history), "{{subject_CN}} ({{place_kind}} {{filepath}}{{secret_namespace}}"
-                     "{{configmap_namespace}} {{secret_name}}{{configmap_name}}{{cabundle_resource_name}})")],
+            [g.Query(c.described(history), c.cluster_legend(cfg, "{{subject_CN}} ({{place_kind}} {{bundle}})"))],
             width=24, height=10),
         _crls(cfg),
         g.table("Certificates per bundle", "How many certificates each bundle holds: a chain's leaf, "
                 "intermediates and root are separate series of the same bundle.", "none",
-                [g.Query(f"count {c.by(cfg, 'bundle', 'place_kind')} ({_described(certs)})", instant=True)],
+                [g.Query(f"count {c.by(cfg, 'bundle', 'place_kind')} ({c.described(certs)})", instant=True)],
                 height=8, overrides=[g.override("Value", displayName="Certificates")]),
     ]
 

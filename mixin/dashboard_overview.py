@@ -9,12 +9,9 @@ from x509_mixin.mixin import dashboard_rules as r
 from x509_mixin.mixin import grafana as g
 from x509_mixin.mixin.config import Config
 
-# Place columns of the soonest-expiring table, in display order.
-PLACE_COLUMNS = ("place_kind", "filepath", "embedded_kind", "secret_namespace", "secret_name", "secret_key",
-                 "configmap_namespace", "configmap_name", "configmap_key", "cabundle_resource_kind",
-                 "cabundle_resource_name", "subject_CN", "issuer_CN", "serial_number")
 SOONEST = 50
 NAMED = 'namespace!=""'
+PARSE_REASONS = "bad_pem|bad_der|bad_crl|bad_pkcs12|bad_jks|bad_passphrase|no_certificate_found|decode_failed|parse_timeout"
 
 
 def _state(cfg: Config, state: str) -> str:
@@ -30,23 +27,15 @@ def _state_stat(cfg: Config, title: str, state: str, what: str, color: str) -> g
 
 
 def _soonest_table(cfg: Config) -> g.Panel:
-    left = f"{r.with_place_kind(c.certificates(cfg))} - time()"
-    columns = ((cfg.clusterLabel,) if cfg.multiCluster else ()) + PLACE_COLUMNS
+    columns = c.cluster_column(cfg) + ("bundle", "place_kind", "subject_CN", "issuer_CN", "serial_number", "Value")
     scope = "&".join("${%s:queryparam}" % v for v in (("cluster",) if cfg.multiCluster else ()) + ("job",))
-    organize = {"id": "organize", "options": {
-        "excludeByName": {"Time": True},
-        "includeByName": {name: True for name in columns + ("Value",)},
-        "indexByName": {name: i for i, name in enumerate(columns + ("Value",))},
-        "renameByName": {"place_kind": "Kind", "subject_CN": "Subject CN", "issuer_CN": "Issuer CN",
-                         "serial_number": "Serial", "Value": "Time left"}}}
     return g.table(
         "Certificates expiring soonest",
         f"The {SOONEST} certificates with the least time left (negative: expired), with their place, subject and "
         f"issuer; red below {cfg.criticalDaysLeft} days, orange below {cfg.warningDaysLeft} days.",
-        "s", [g.Query(f"bottomk({SOONEST}, {left})", instant=True)], height=12,
-        transformations=[organize, {"id": "sortBy", "options": {"sort": [{"field": "Time left"}]}}],
-        overrides=[g.override("Time left", unit="s", custom__cellOptions={"type": "color-text"},
-                              thresholds={"mode": "absolute", "steps": g.steps(c.day_thresholds(cfg))}),
+        "s", [g.Query(f"bottomk({SOONEST}, {c.described(c.certificates(cfg))} - time())", instant=True)], height=12,
+        transformations=[g.organize(columns, {**c.HEADERS, "Value": "Time left"}), g.sort_by("Time left")],
+        overrides=[g.coloured_cells("Time left", "s", c.day_thresholds(cfg)),
                    # From a certificate to its history and chain in the inventory.
                    g.override("Subject CN", links=[{
                        "title": "Open in the certificate inventory", "targetBlank": False,
@@ -97,9 +86,6 @@ def panels(cfg: Config) -> list:
     return out
 
 
-PARSE_REASONS = "bad_pem|bad_der|bad_crl|bad_pkcs12|bad_jks|bad_passphrase|no_certificate_found|decode_failed|parse_timeout"
-
-
 def failures(cfg: Config) -> list:
     errors = c.sel(cfg, "x509_source_errors_total", f'reason=~"{PARSE_REASONS}"')
     out = [g.timeseries(
@@ -113,7 +99,8 @@ def failures(cfg: Config) -> list:
         failing = f"{c.certificates(cfg, 'x509_cert_error')} == 1"
         out.append(g.table("Bundles in error", "Bundles the exporter cannot read or parse now (x509_cert_error); "
                            "the reason is in the panel beside.", "none",
-                           [g.Query(r.with_place_kind(failing), instant=True)], width=12, height=8))
+                           [g.Query(c.described(failing), instant=True)], width=12, height=8,
+                           transformations=[g.organize(c.cluster_column(cfg) + ("bundle", "place_kind"), c.HEADERS)]))
     return out
 
 

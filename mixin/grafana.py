@@ -104,6 +104,25 @@ def override(field: str, **properties: Any) -> dict:
             "properties": [{"id": k.replace("__", "."), "value": v} for k, v in properties.items()]}
 
 
+def coloured_cells(field: str, unit: str, thresholds: Thresholds) -> dict:
+    """A table column whose text takes the thresholds' colours."""
+    return override(field, unit=unit, custom__cellOptions={"type": "color-text"},
+                    thresholds={"mode": "absolute", "steps": steps(thresholds)})
+
+
+def organize(columns: tuple[str, ...], rename: dict[str, str]) -> dict:
+    """A table transformation keeping only `columns` (labels or Value fields), in that order."""
+    return {"id": "organize", "options": {
+        "excludeByName": {"Time": True},
+        "includeByName": {name: True for name in columns},
+        "indexByName": {name: i for i, name in enumerate(columns)},
+        "renameByName": {k: v for k, v in rename.items() if k in columns}}}
+
+
+def sort_by(field: str) -> dict:
+    return {"id": "sortBy", "options": {"sort": [{"field": field}]}}
+
+
 # ---- variables --------------------------------------------------------------------------
 
 def datasource_variable(description: str) -> tuple[G.Template, str]:

@@ -114,7 +114,7 @@ class Target:
         add("# TYPE x509_source_errors_total counter")
         add(f'x509_source_errors_total{{source_kind="file",source_name="files",reason="bad_pem"}} {n}')
         add(f'x509_source_errors_total{{source_kind="kube-secret",source_name="kube",reason="api_error"}} {2 * n}')
-        add(f'x509_source_errors_total{{source_kind="file",source_name="files",reason="not_found"}} 0')
+        add('x509_source_errors_total{source_kind="file",source_name="files",reason="not_found"} 0')
         for metric, labels in (
             ("x509_kube_watch_resyncs_total", 'source_name="kubernetes",resource="secrets"'),
             ("x509_kube_transport_errors_total", 'source_name="kubernetes",resource="secrets",reason="watch_error_event"'),
