@@ -207,3 +207,10 @@ def test_exporter_health_shows_the_failed_source(prom):
     result = prom.run(panel["targets"][0], all_values(model))
     down = {(r["metric"]["instance"], r["metric"]["source_name"]) for r in result if r["values"][-1][1] == "0"}
     assert down == {(prom.instances["west"][0], "kube")}
+
+
+def test_every_rule_evaluates_without_error(prom):
+    groups = prom.get("/api/v1/rules")["groups"]
+    assert {g["name"] for g in groups} >= {"x509-certificates-dashboards", "x509-certificates"}
+    broken = [(r["name"], r.get("lastError")) for g in groups for r in g["rules"] if r["health"] != "ok"]
+    assert broken == []
