@@ -91,7 +91,8 @@ def target_variables(cfg: Config) -> list[tuple[G.Template, str]]:
     variables.append(g.query_variable("job", "Job", f"label_values(up{{{scope}}}, job)",
                                       "Scrape jobs of the exporters (the configured selector applies)."))
     variables.append(g.query_variable("instance", "Instance", f'label_values(up{{{scope}, job=~"$job"}}, instance)',
-                                      "Exporter targets; per-certificate counts are deduplicated across them."))
+                                      "Exporter targets. Counts read from recording rules cover every target of the "
+                                      "selected jobs (each certificate once)."))
     return variables
 
 
