@@ -88,7 +88,7 @@ def panels(cfg: Config) -> list:
         _certificates_table(cfg),
         g.timeseries(
             "Expiry date history", "Each place's expiry date (not after) over time, the serial left out: a renewal "
-            "shows as a step up, a certificate that is not renewed as a flat line.", "dateTimeAsIso",
+            "shows as a step up, a certificate that is not renewed as a flat line. Narrow it with the filters.", "dateTimeAsIso",
             [g.Query(c.described(history), c.cluster_legend(cfg, "{{subject_CN}} ({{place_kind}} {{bundle}})"))],
             width=24, height=10),
         _crls(cfg),
