@@ -17,6 +17,7 @@ test: venv tools browser  ## the full suite (slow end-to-end tests included)
 
 generate: venv  ## rewrite the committed generated files
 	$(BIN)/x509-mixin build --out .
+	$(BIN)/python -m x509_mixin.generator.dashboard_docs --write
 
 lint: venv tools
 	$(BIN)/x509-mixin lint

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from x509_mixin.generator.grafana_files import render_dashboards
 from x509_mixin.generator.yamlfmt import dump, write_atomic
 from x509_mixin.mixin.alerts import alert_groups
 from x509_mixin.mixin.config import Config
@@ -33,6 +34,7 @@ def render(cfg: Config) -> dict[str, str]:
         ALERTS_FILE: dump({"groups": alert_groups(cfg)}),
         RULES_FILE: dump({"groups": recording_groups(cfg)}),
         PROMETHEUSRULE_FILE: dump(prometheus_rule(cfg)),
+        **render_dashboards(cfg),
     }
 
 

@@ -51,11 +51,14 @@ def cmd_build(args) -> int:
 def cmd_lint(args) -> int:
     from x509_mixin.generator import promtool
     from x509_mixin.generator.build import ALERTS_FILE, PROMETHEUSRULE_FILE, RULES_FILE, write
+    from x509_mixin.generator.dashboard_lint import lint_dashboards
     from x509_mixin.generator.lint import lint_groups
     from x509_mixin.mixin.alerts import alert_groups
+    from x509_mixin.mixin.dashboards import dashboards
 
     cfg = load_config(args.config)
     problems = lint_groups(alert_groups(cfg), RUNBOOKS if RUNBOOKS.exists() else None)
+    problems += lint_dashboards(dashboards(cfg), cfg)
     with tempfile.TemporaryDirectory(prefix="x509-mixin-lint-") as tmp:
         out = Path(tmp)
         write(cfg, out)
@@ -67,7 +70,7 @@ def cmd_lint(args) -> int:
         print(line, file=sys.stderr)
     if problems:
         return 1
-    print("lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks)")
+    print("lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks, dashboard checks)")
     return 0
 
 
@@ -84,11 +87,11 @@ def cmd_test(args) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="x509-mixin", description="Certificate-expiry monitoring mixin.")
     sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="write rules/ under --out")
+    build = sub.add_parser("build", help="write rules/ and dashboards/ under --out")
     build.add_argument("--config", help="mixin configuration (YAML); built-in defaults when absent")
     build.add_argument("--out", default=".", help="output directory (default: .)")
     build.set_defaults(func=cmd_build)
-    lint = sub.add_parser("lint", help="promtool check rules and the mixin's rule checks")
+    lint = sub.add_parser("lint", help="promtool check rules, the mixin's rule checks and the dashboard checks")
     lint.add_argument("--config")
     lint.set_defaults(func=cmd_lint)
     test = sub.add_parser("test", help="promtool unit tests on the generated rules")

@@ -24,6 +24,7 @@ import yaml
 from x509_mixin.generator import promtool
 from x509_mixin.generator.build import ALERTS_FILE, RULES_FILE, write
 from x509_mixin.mixin.config import Config, load
+from x509_mixin.mixin.dashboards import dashboard_url
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "tests" / "promtool"
 RULE_FILE_NAME = "prometheus_alerts.yaml"
@@ -33,6 +34,7 @@ RECORDING_FILE_NAME = "prometheus_rules.yaml"
 ADAPTABLE = frozenset({
     "alertNamePrefix", "severities", "extraAlertLabels", "extraAlertAnnotations", "runbookUrlPattern",
     "disabledAlerts", "selector", "multiCluster", "clusterLabel", "prometheusRule",
+    "grafanaUrl", "dashboardUidPrefix", "dashboardTags", "dashboardFolder", "dashboardSidecarLabels",
 })
 CLUSTER_VALUE = "east"
 
@@ -44,6 +46,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "extraAlertLabels": {"team": "pki", "page": "false"},
         "extraAlertAnnotations": {"dashboard": "https://grafana.example.org/d/x509"},
         "runbookUrlPattern": "https://wiki.example.org/runbooks/x509#%s",
+        "grafanaUrl": "https://grafana.example.org/",
+        "dashboardUidPrefix": "pki-",
     },
     "multi-cluster": {"multiCluster": True, "clusterLabel": "k8s_cluster"},
     "selector": {"selector": 'job="certs", env=~"prod|staging"', "disabledAlerts": ["KubeWatchResyncStorm"]},
@@ -162,6 +166,10 @@ def adapt(doc: dict, base: Config, cfg: Config) -> dict:
     for test in doc.get("tests", []):
         for item in test.get("input_series", []):
             item["series"] = _relabel_series(item["series"], base.selector, new_labels, cluster)
+        # Recorded series keep the cluster label and every label of the selector.
+        for expr_test in test.get("promql_expr_test", []):
+            for sample in expr_test.get("exp_samples") or []:
+                sample["labels"] = _relabel_series(sample["labels"], "", {}, {**new_labels, **cluster})
         for rule_test in test.get("alert_rule_test", []):
             name = rule_test["alertname"]
             if not name.startswith(base.alertNamePrefix):
@@ -190,6 +198,9 @@ def adapt(doc: dict, base: Config, cfg: Config) -> dict:
                 if "runbook_url" in ann:
                     ann["runbook_url"] = cfg.runbook_url(short)
                 ann.update(cfg.extraAlertAnnotations)
+                url = dashboard_url(cfg, short)
+                if url:
+                    ann["dashboard_url"] = url
                 if "description" in ann and base.selector != cfg.selector:
                     text = ann["description"].replace("{" + base.selector + "}", "{" + cfg.selector + "}")
                     for old, value in renamed.items():

@@ -16,6 +16,7 @@ import promql_parser
 from x509_mixin.mixin import promql as q
 from x509_mixin.mixin import templates as t
 from x509_mixin.mixin.config import ALERT_NAMES, Config, duration_seconds
+from x509_mixin.mixin.dashboards import dashboard_url
 
 CERTIFICATES_GROUP = "x509-certificates"
 EXPORTER_GROUP = "x509-certificate-exporter"
@@ -321,6 +322,9 @@ def rule(cfg: Config, alert: Alert) -> dict:
         "runbook_url": cfg.runbook_url(alert.base),
         **cfg.extraAlertAnnotations,
     }
+    url = dashboard_url(cfg, alert.base)
+    if url:
+        out["annotations"]["dashboard_url"] = url
     return out
 
 

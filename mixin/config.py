@@ -115,6 +115,11 @@ DEFAULTS: dict[str, Any] = {
     "renewalOverdueMaxLifetime": "100d",
     "exporter": dict(GATE_DEFAULTS),
     "prometheusRule": {"name": "x509-certificate-exporter-mixin", "namespace": "monitoring", "labels": {}},
+    "grafanaUrl": "",
+    "dashboardUidPrefix": "x509-",
+    "dashboardTags": ["x509", "certificates"],
+    "dashboardFolder": "Certificates",
+    "dashboardSidecarLabels": {"grafana_dashboard": "1"},
 }
 
 _DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -122,6 +127,12 @@ _DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
 _LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ALERT_PREFIX_RE = re.compile(r"^([A-Z][A-Za-z0-9]*)?$")
 _K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+# Grafana uids are at most 40 characters of [a-zA-Z0-9_-]; the longest dashboard suffix
+# ("inventory") leaves 31 for the prefix.
+_UID_PREFIX_RE = re.compile(r"^[a-zA-Z0-9_-]{0,31}$")
+_K8S_LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_K8S_LABEL_KEY_RE = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
 class ConfigError(ValueError):
@@ -170,6 +181,11 @@ class Config:
     renewalOverdueMaxLifetime: str
     exporter: Mapping[str, bool]
     prometheusRule: PrometheusRuleMeta
+    grafanaUrl: str
+    dashboardUidPrefix: str
+    dashboardTags: tuple[str, ...]
+    dashboardFolder: str
+    dashboardSidecarLabels: Mapping[str, str]
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def alert_name(self, base: str) -> str:
@@ -255,6 +271,36 @@ def _check_selector(c: _Checker, value: str) -> None:
         c.fail("selector", value, 'expected at least one label matcher, e.g. job=~"x509-certificate-exporter.*"')
     elif "__name__" in names:
         c.fail("selector", value, "the selector must not match on __name__; select on job or other target labels")
+
+
+def _check_grafana(c: _Checker, m: dict[str, Any]) -> None:
+    if c.expect("grafanaUrl", m["grafanaUrl"], (str,), "a string") and m["grafanaUrl"] and not _URL_RE.match(
+            m["grafanaUrl"]):
+        c.fail("grafanaUrl", m["grafanaUrl"], "expected \"\" or Grafana's base URL, e.g. https://grafana.example.org")
+    if m["grafanaUrl"] and isinstance(m["extraAlertAnnotations"], dict) and "dashboard_url" in m["extraAlertAnnotations"]:
+        c.fail("extraAlertAnnotations.dashboard_url", m["extraAlertAnnotations"]["dashboard_url"],
+               "generated from grafanaUrl; set one or the other")
+    if c.expect("dashboardUidPrefix", m["dashboardUidPrefix"], (str,), "a string") and not _UID_PREFIX_RE.match(
+            m["dashboardUidPrefix"]):
+        c.fail("dashboardUidPrefix", m["dashboardUidPrefix"],
+               "expected at most 31 characters among letters, digits, - and _ (Grafana uids are at most 40)")
+    if c.expect("dashboardTags", m["dashboardTags"], (list,), "a list of strings"):
+        for tag in m["dashboardTags"]:
+            if not isinstance(tag, str) or not tag.strip():
+                c.fail("dashboardTags", tag, "expected non-empty strings")
+    if c.expect("dashboardFolder", m["dashboardFolder"], (str,), "a string") and not m["dashboardFolder"].strip():
+        c.fail("dashboardFolder", m["dashboardFolder"], "expected a folder title, e.g. Certificates")
+    labels = m["dashboardSidecarLabels"]
+    if c.expect("dashboardSidecarLabels", labels, (dict,), "a mapping of Kubernetes label names to strings"):
+        if not labels:
+            c.fail("dashboardSidecarLabels", labels, "the Grafana sidecar needs a label to find the ConfigMaps, "
+                   "e.g. {grafana_dashboard: \"1\"}")
+        for key, value in labels.items():
+            if not isinstance(key, str) or not _K8S_LABEL_KEY_RE.match(key):
+                c.fail("dashboardSidecarLabels", key, "expected a Kubernetes label name such as grafana_dashboard")
+            elif not isinstance(value, str) or not _K8S_LABEL_VALUE_RE.match(value):
+                c.fail(f"dashboardSidecarLabels.{key}", value,
+                       "expected a Kubernetes label value (a string of at most 63 characters), e.g. \"1\"")
 
 
 def load(data: Mapping[str, Any] | None = None) -> Config:
@@ -344,6 +390,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
                 c.fail(f"prometheusRule.{key}", pr[key], "expected a Kubernetes name: lower-case letters, digits, - and .")
         c.expect("prometheusRule.labels", pr["labels"], (dict,), "a mapping of strings") and all(
             c.expect(f"prometheusRule.labels.{k}", v, (str,), "a string") for k, v in pr["labels"].items())
+    _check_grafana(c, m)
     if c.problems:
         raise ConfigError(c.problems)
 
@@ -372,6 +419,11 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
         renewalOverdueMaxLifetime=m["renewalOverdueMaxLifetime"],
         exporter=freeze(dict(exp)),
         prometheusRule=PrometheusRuleMeta(pr["name"], pr["namespace"], freeze(dict(pr["labels"]))),
+        grafanaUrl=m["grafanaUrl"].rstrip("/"),
+        dashboardUidPrefix=m["dashboardUidPrefix"],
+        dashboardTags=tuple(m["dashboardTags"]),
+        dashboardFolder=m["dashboardFolder"],
+        dashboardSidecarLabels=freeze(dict(m["dashboardSidecarLabels"])),
         raw=freeze(dict(data)),
     )
 

@@ -29,12 +29,24 @@ def test_committed_generated_files_are_up_to_date():
         assert committed.read_text() == text, f"{rel} is stale: run make generate"
 
 
-def test_build_is_deterministic_and_writes_the_three_rule_files(tmp_path):
+def test_build_is_deterministic_and_writes_rules_and_dashboards(tmp_path):
     first = cli("build", "--out", str(tmp_path / "a"))
     second = cli("build", "--out", str(tmp_path / "b"))
     assert first.returncode == 0 and second.returncode == 0, first.stderr
     names = sorted(p.relative_to(tmp_path / "a").as_posix() for p in (tmp_path / "a").rglob("*") if p.is_file())
-    assert names == ["rules/prometheus_alerts.yaml", "rules/prometheus_rules.yaml", "rules/prometheusrule.yaml"]
+    assert names == [
+        "dashboards/configmaps.yaml",
+        "dashboards/import/x509-exporter.json",
+        "dashboards/import/x509-inventory.json",
+        "dashboards/import/x509-overview.json",
+        "dashboards/provisioning/x509-mixin.yaml",
+        "dashboards/x509-exporter.json",
+        "dashboards/x509-inventory.json",
+        "dashboards/x509-overview.json",
+        "rules/prometheus_alerts.yaml",
+        "rules/prometheus_rules.yaml",
+        "rules/prometheusrule.yaml",
+    ]
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
@@ -86,7 +98,8 @@ def test_lint_passes_on_generated_rules(overrides, tmp_path):
     cfg.write_text(yaml.safe_dump(overrides))
     result = cli("lint", "--config", str(cfg))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks)"
+    assert result.stdout.strip() == ("lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks, "
+                                     "dashboard checks)")
 
 
 def test_lint_rules_catch_each_convention_breach():
@@ -133,7 +146,8 @@ def test_prometheusrule_spec_passes_promtool(tmp_path):
 
     cli("build", "--out", str(tmp_path))
     spec = promtool.extract_spec(tmp_path / "rules/prometheusrule.yaml", tmp_path / "spec.yaml")
-    assert yaml.safe_load(spec.read_text()) == yaml.safe_load((tmp_path / "rules/prometheus_alerts.yaml").read_text())
+    groups = [yaml.safe_load((tmp_path / f"rules/prometheus_{kind}.yaml").read_text())["groups"] for kind in ("alerts", "rules")]
+    assert yaml.safe_load(spec.read_text())["groups"] == groups[0] + groups[1]
     assert promtool.check_rules([spec]).ok
     with pytest.raises(ValueError, match="not a PrometheusRule with a spec"):
         promtool.extract_spec(tmp_path / "rules/prometheus_alerts.yaml", tmp_path / "x.yaml")

@@ -110,9 +110,11 @@ def test_exporter_gates_decide_which_metrics_rules_use(gates, present, absent):
 
 
 def test_exposediagnostics_records_latency_percentiles():
-    assert yaml.safe_load(render(load({}))["rules/prometheus_rules.yaml"]) == {"groups": []}
+    names = [g["name"] for g in yaml.safe_load(render(load({}))["rules/prometheus_rules.yaml"])["groups"]]
+    assert names == ["x509-certificates-dashboards"]
     groups = yaml.safe_load(render(load({"exporter": {"exposeDiagnostics": True}}))["rules/prometheus_rules.yaml"])
-    assert [r["record"] for r in groups["groups"][0]["rules"]] == [
+    assert groups["groups"][0]["name"] == "x509-certificates-dashboards"
+    assert [r["record"] for r in groups["groups"][1]["rules"]] == [
         "format:x509_parse_duration_seconds:p99_rate5m", "verb_resource:x509_kube_request_duration_seconds:p99_rate5m"]
 
 
@@ -129,8 +131,37 @@ def test_prometheus_rule_metadata():
                                                           "labels": {"release": "kps"}}}))["rules/prometheusrule.yaml"])
     assert doc["apiVersion"] == "monitoring.coreos.com/v1" and doc["kind"] == "PrometheusRule"
     assert doc["metadata"] == {"name": "certs", "namespace": "obs", "labels": {"release": "kps"}}
-    plain = yaml.safe_load(render(load({}))["rules/prometheus_alerts.yaml"])
-    assert doc["spec"]["groups"] == plain["groups"]
+    files = render(load({}))
+    plain = [yaml.safe_load(files[f])["groups"] for f in ("rules/prometheus_alerts.yaml", "rules/prometheus_rules.yaml")]
+    assert doc["spec"]["groups"] == plain[0] + plain[1]
+
+
+def test_grafana_url_adds_dashboard_url_to_every_alert():
+    assert all("dashboard_url" not in r["annotations"] for r in DEFAULT.values())
+    out = rules({"grafanaUrl": "https://grafana.example.org/", "dashboardUidPrefix": "pki-"})
+    assert out["X509CertificateExpiration"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-inventory"
+    assert out["X509CRLStale"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-inventory"
+    assert out["X509SourceDown"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-exporter"
+    assert all("dashboard_url" in r["annotations"] for r in out.values())
+
+
+def test_dashboard_uid_prefix_tags_folder_and_sidecar_labels():
+    import json
+
+    files = render(load({"dashboardUidPrefix": "pki-", "dashboardTags": ["pki"], "dashboardFolder": "PKI",
+                         "dashboardSidecarLabels": {"grafana_dashboard": "x509", "team": "pki"}}))
+    overview = json.loads(files["dashboards/pki-overview.json"])
+    assert overview["uid"] == "pki-overview" and overview["tags"] == ["pki"]
+    assert [link["url"] for link in overview["links"]] == ["/d/pki-inventory", "/d/pki-exporter"]
+    assert "dashboards/x509-overview.json" not in files
+    assert yaml.safe_load(files["dashboards/provisioning/x509-mixin.yaml"])["providers"][0]["folder"] == "PKI"
+    maps = list(yaml.safe_load_all(files["dashboards/configmaps.yaml"]))
+    assert [m["metadata"]["name"] for m in maps] == ["pki-overview-dashboard", "pki-inventory-dashboard",
+                                                     "pki-exporter-dashboard"]
+    assert all(m["metadata"]["labels"] == {"grafana_dashboard": "x509", "team": "pki"} for m in maps)
+    assert all(m["metadata"]["annotations"] == {"grafana_folder": "PKI"} for m in maps)
+    default = json.loads(render(load({}))["dashboards/x509-overview.json"])
+    assert default["tags"] == ["x509", "certificates"]
 
 
 def test_every_default_key_is_covered_by_a_test_above():
@@ -160,6 +191,17 @@ def test_every_default_key_is_covered_by_a_test_above():
     ({"alertNamePrefix": "x509_"}, "config key alertNamePrefix: invalid value 'x509_': use CamelCase"),
     ({"prometheusRule": {"name": "Bad_Name"}}, "config key prometheusRule.name: invalid value 'Bad_Name'"),
     ({"multiCluster": True, "reporterLabels": ["cluster", "instance"]}, "config key reporterLabels: invalid value 'cluster'"),
+    ({"grafanaUrl": "grafana.example.org"}, "config key grafanaUrl: invalid value 'grafana.example.org': expected \"\" or Grafana's base URL"),
+    ({"dashboardUidPrefix": "x509 "}, "config key dashboardUidPrefix: invalid value 'x509 ': expected at most 31 characters"),
+    ({"dashboardUidPrefix": "x" * 32}, "config key dashboardUidPrefix: invalid value 'xxxxxxxx"),
+    ({"dashboardTags": "x509"}, "config key dashboardTags: invalid value 'x509': expected a list of strings"),
+    ({"dashboardTags": [""]}, "config key dashboardTags: invalid value '': expected non-empty strings"),
+    ({"dashboardFolder": ""}, "config key dashboardFolder: invalid value '': expected a folder title"),
+    ({"dashboardSidecarLabels": {}}, "config key dashboardSidecarLabels: invalid value {}: the Grafana sidecar needs a label"),
+    ({"dashboardSidecarLabels": {"grafana_dashboard": 1}}, "config key dashboardSidecarLabels.grafana_dashboard: invalid value 1"),
+    ({"dashboardSidecarLabels": {"bad key": "1"}}, "config key dashboardSidecarLabels: invalid value 'bad key'"),
+    ({"grafanaUrl": "https://g", "extraAlertAnnotations": {"dashboard_url": "x"}},
+     "config key extraAlertAnnotations.dashboard_url: invalid value 'x': generated from grafanaUrl"),
 ])
 def test_bad_values_are_refused_with_one_line(data, line):
     with pytest.raises(ConfigError) as err:

@@ -45,6 +45,8 @@ def test_variants_change_the_expectations():
     assert alert["exp_labels"]["team"] == "pki" and alert["exp_labels"]["page"] == "false"
     assert alert["exp_annotations"]["runbook_url"] == "https://wiki.example.org/runbooks/x509#exporterdown"
     assert alert["exp_annotations"]["dashboard"] == "https://grafana.example.org/d/x509"
+    # grafanaUrl and dashboardUidPrefix: the alert links the dashboard that explains it.
+    assert alert["exp_annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-exporter"
     sel = ut.adapt(doc, base, ut.effective_config(suite, load(ut.VARIANTS["selector"])))
     assert sel["tests"][0]["input_series"][0]["series"] == 'up{job="certs", instance="10.0.0.1:9793", env="prod"}'
     # Series of other jobs are left alone, so absence is still detected.
@@ -91,5 +93,5 @@ def test_user_config_changing_thresholds_skips_suites_instead_of_passing():
 def test_user_config_with_adaptable_keys_runs_every_compatible_suite():
     report = ut.run_suites(load({"alertNamePrefix": "Pki", "extraAlertLabels": {"team": "sre"}}))
     assert report.ok, "\n".join(report.lines)
-    assert report.lines[0] == "ok      defaults (4 files)"
+    assert report.lines[:2] == ["ok      dashboards (1 files)", "ok      defaults (4 files)"]
     assert "skipped not-before: the configuration changes exporter" in report.lines
