@@ -138,6 +138,17 @@ def _dump(config: dict) -> str:
     return buf.getvalue()
 
 
+# v3 flags that set one v4 key directly: flag -> (section, key, value type).
+_SETTINGS: dict[str, tuple[str, str, str]] = {
+    "listen-address": ("server", "listen", "str"),
+    "web.systemd-socket": ("server", "systemdSocket", "bool"),
+    "web.config.file": ("server", "webConfigFile", "str"),
+    "trim-path-components": ("metrics", "trimPathComponents", "int"),
+    "expose-relative-metrics": ("metrics", "exposeRelative", "bool"),
+    "expose-per-cert-error-metrics": ("metrics", "exposePerCertError", "bool"),
+}
+
+
 class _Builder:
     def __init__(self, report: Report):
         self.report = report
@@ -170,15 +181,13 @@ def migrate(argv: list[str], report: Report) -> tuple[str, bool]:
             continue
         if name in ("help", "version"):
             b.warn(pos, f"{shown}: not a runtime setting, ignored")
-        elif name == "listen-address":
-            b.section("server")["listen"] = value
-            b.change(pos, shown, f"server.listen: {value}")
-        elif name == "web.systemd-socket":
-            b.section("server")["systemdSocket"] = truth
-            b.change(pos, shown, f"server.systemdSocket: {value}")
-        elif name == "web.config.file":
-            b.section("server")["webConfigFile"] = value
-            b.change(pos, shown, f"server.webConfigFile: {value}")
+        elif name in _SETTINGS:
+            section, key, kind = _SETTINGS[name]
+            if kind == "int":
+                b.section(section)[key] = _int(pos, flag, value)
+            else:
+                b.section(section)[key] = truth if kind == "bool" else value
+            b.change(pos, shown, f"{section}.{key}: {value}")
         elif name == "debug":
             b.section("log")["level"] = "debug" if truth else "info"
             b.change(pos, shown, f"log.level: {b.section('log')['level']}")
@@ -186,15 +195,6 @@ def migrate(argv: list[str], report: Report) -> tuple[str, bool]:
             b.config.setdefault("diagnostics", {}).setdefault("pprof", {})["enabled"] = truth
             b.change(pos, shown, f"diagnostics.pprof.enabled: {value}",
                      "v4 serves pprof on diagnostics.pprof.listen (:6060)")
-        elif name == "trim-path-components":
-            b.section("metrics")["trimPathComponents"] = _int(pos, flag, value)
-            b.change(pos, shown, f"metrics.trimPathComponents: {value}")
-        elif name == "expose-relative-metrics":
-            b.section("metrics")["exposeRelative"] = truth
-            b.change(pos, shown, f"metrics.exposeRelative: {value}")
-        elif name == "expose-per-cert-error-metrics":
-            b.section("metrics")["exposePerCertError"] = truth
-            b.change(pos, shown, f"metrics.exposePerCertError: {value}")
         elif name == "expose-labels":
             _expose_labels(b, pos, shown, value)
         elif name == "skip-symlinks":
