@@ -36,31 +36,39 @@ def _per_cert_reporter(cfg: Config) -> str:
     return "" if cfg.deduplicates else t.REPORTER
 
 
-def _source_errors(cfg: Config, base: str) -> Alert:
-    errors = q.increase(cfg, "x509_source_errors_total", "15m")
+def _error_burst(cfg: Config, base: str, counter: str, without: str, summary: str, sustained_summary: str,
+                 met: str, consequence: str) -> Alert:
+    """More than 5 errors per 15 minutes; the *Sustained twin is the same query with a longer `for`."""
+    sustained = base.endswith("Sustained")
     return Alert(
         base, EXPORTER_GROUP,
-        f"sum without (reason) ({errors}) > 5",
-        "A certificate source keeps failing to read bundles." if base == "SourceErrors"
-        else "A certificate source has been failing for a long time.",
+        f"sum without ({without}) ({q.increase(cfg, counter, '15m')}) > 5",
+        sustained_summary if sustained else summary,
+        met + " in the last 15 minutes"
+        + (f", and more than 5 per 15 minutes for {cfg.alertFor[base]}" if sustained else "")
+        + "; " + consequence,
+    )
+
+
+def _source_errors(cfg: Config, base: str) -> Alert:
+    return _error_burst(
+        cfg, base, "x509_source_errors_total", "reason",
+        "A certificate source keeps failing to read bundles.",
+        "A certificate source has been failing for a long time.",
         "Source {{ $labels.source_name }} ({{ $labels.source_kind }}) on {{ $labels.instance }} met "
-        + t.COUNT + " errors in the last 15 minutes"
-        + ("" if base == "SourceErrors" else f", and more than 5 per 15 minutes for {cfg.alertFor[base]}")
-        + "; its certificates may be missing or out of date.",
+        + t.COUNT + " errors",
+        "its certificates may be missing or out of date.",
     )
 
 
 def _kube_transport_errors(cfg: Config, base: str) -> Alert:
-    errors = q.increase(cfg, "x509_kube_transport_errors_total", "15m")
-    return Alert(
-        base, EXPORTER_GROUP,
-        f"sum without (resource, reason) ({errors}) > 5",
-        "The exporter fails to talk to the Kubernetes API." if base == "KubeTransportErrors"
-        else "The exporter has failed to talk to the Kubernetes API for a long time.",
+    return _error_burst(
+        cfg, base, "x509_kube_transport_errors_total", "resource, reason",
+        "The exporter fails to talk to the Kubernetes API.",
+        "The exporter has failed to talk to the Kubernetes API for a long time.",
         "Kubernetes source {{ $labels.source_name }} on {{ $labels.instance }} met " + t.COUNT
-        + " API transport errors in the last 15 minutes"
-        + ("" if base == "KubeTransportErrors" else f", and more than 5 per 15 minutes for {cfg.alertFor[base]}")
-        + "; Secrets, ConfigMaps and caBundles may be out of date.",
+        + " API transport errors",
+        "Secrets, ConfigMaps and caBundles may be out of date.",
     )
 
 
