@@ -19,8 +19,11 @@ generate: venv  ## rewrite the committed generated files
 	$(BIN)/x509-mixin build --out .
 	$(BIN)/python -m x509_mixin.generator.dashboard_docs --write
 
-lint: venv tools
+lint: venv tools  ## the generated artifacts' lint, then the code's: ruff (lint, format) and mypy
 	$(BIN)/x509-mixin lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: venv tools
 	$(BIN)/python -m benchmarks

@@ -37,17 +37,32 @@ SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000,100000").spli
 
 def make_pems(n: int = 500) -> list[bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
-    ca = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Bench Org"),
-                    x509.NameAttribute(NameOID.COMMON_NAME, "Bench CA")])
+    now = dt.datetime.now(dt.UTC)
+    ca = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Bench Org"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "Bench CA"),
+        ]
+    )
     out = []
     for i in range(n):
-        subj = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
-                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Bench Org"),
-                          x509.NameAttribute(NameOID.COMMON_NAME, f"host-{i}.bench.example")])
-        c = (x509.CertificateBuilder().subject_name(subj).issuer_name(ca).public_key(key.public_key())
-             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-             .not_valid_after(now + dt.timedelta(days=10 + i)).sign(key, hashes.SHA256()))
+        subj = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Bench Org"),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"host-{i}.bench.example"),
+            ]
+        )
+        c = (
+            x509.CertificateBuilder()
+            .subject_name(subj)
+            .issuer_name(ca)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=10 + i))
+            .sign(key, hashes.SHA256())
+        )
         out.append(c.public_bytes(serialization.Encoding.PEM))
     return out
 
@@ -88,13 +103,21 @@ def measure_process(root: str, n: int) -> dict:
     port = free_port()
     cfg = os.path.join(root, "..", f"bench-{n}.yaml")
     with open(cfg, "w") as fh:
-        fh.write(f"server: {{listen: '127.0.0.1:{port}'}}\nlog: {{level: warn}}\n"
-                 f"cache: {{filePoll: {{interval: 1h}}}}\n"
-                 f"sources:\n- kind: file\n  name: bench\n  paths: ['{root}/*/*.pem']\n")
+        fh.write(
+            f"server: {{listen: '127.0.0.1:{port}'}}\nlog: {{level: warn}}\n"
+            f"cache: {{filePoll: {{interval: 1h}}}}\n"
+            f"sources:\n- kind: file\n  name: bench\n  paths: ['{root}/*/*.pem']\n"
+        )
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c",
-                             "import sys; from x509_mixin.exporter.cli import main; sys.exit(main(sys.argv[1:]))",
-                             "--config", cfg])
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from x509_mixin.exporter.cli import main; sys.exit(main(sys.argv[1:]))",
+            "--config",
+            cfg,
+        ]
+    )
     try:
         ready = None
         while time.perf_counter() - t0 < 600:
@@ -114,8 +137,12 @@ def measure_process(root: str, n: int) -> dict:
             size = len(body)
             assert status == 200
         del body
-        return {"ready_s": ready, "scrape_ms": statistics.median(times) * 1000, "rss_mib": rss_mib(proc.pid),
-                "body_mib": size / 2**20}
+        return {
+            "ready_s": ready,
+            "scrape_ms": statistics.median(times) * 1000,
+            "rss_mib": rss_mib(proc.pid),
+            "body_mib": size / 2**20,
+        }
     finally:
         proc.terminate()
         proc.wait(30)
@@ -177,8 +204,11 @@ def measure_in_process(root: str, n: int) -> dict:
         s = time.perf_counter()
         generate_latest(creg)
         base.append(time.perf_counter() - s)
-    return {"poll_ms": statistics.median(polls) * 1000, "render_ms": statistics.median(ours) * 1000,
-            "baseline_ms": statistics.median(base) * 1000}
+    return {
+        "poll_ms": statistics.median(polls) * 1000,
+        "render_ms": statistics.median(ours) * 1000,
+        "baseline_ms": statistics.median(base) * 1000,
+    }
 
 
 def main() -> int:
@@ -201,17 +231,23 @@ def main() -> int:
             print(f"scrape median (HTTP)     {r['scrape_ms']:.1f} ms   body {r['body_mib']:.1f} MiB")
             print(f"resident memory          {r['rss_mib']:.1f} MiB")
             print(f"poll of unchanged tree   {r['poll_ms']:.1f} ms")
-            print(f"render median            {r['render_ms']:.1f} ms   straightforward collector "
-                  f"{r['baseline_ms']:.1f} ms   ratio {r['render_ms'] / r['baseline_ms']:.3f}", flush=True)
+            print(
+                f"render median            {r['render_ms']:.1f} ms   straightforward collector "
+                f"{r['baseline_ms']:.1f} ms   ratio {r['render_ms'] / r['baseline_ms']:.3f}",
+                flush=True,
+            )
         finally:
             shutil.rmtree(root, ignore_errors=True)
     failed = []
     for r in results:
         if r["n"] == 10000:
-            checks = {"scrape < 30 ms": r["scrape_ms"] < 30,
-                      "scrape < 1/10 of straightforward": r["scrape_ms"] < r["baseline_ms"] / 10,
-                      "RSS < 80 MiB": r["rss_mib"] < 80, "ready < 3 s": (r["ready_s"] or 99) < 3,
-                      "unchanged poll < 200 ms": r["poll_ms"] < 200}
+            checks = {
+                "scrape < 30 ms": r["scrape_ms"] < 30,
+                "scrape < 1/10 of straightforward": r["scrape_ms"] < r["baseline_ms"] / 10,
+                "RSS < 80 MiB": r["rss_mib"] < 80,
+                "ready < 3 s": (r["ready_s"] or 99) < 3,
+                "unchanged poll < 200 ms": r["poll_ms"] < 200,
+            }
             print("\ntargets at 10,000: " + ", ".join(f"{k}: {'ok' if v else 'MISSED'}" for k, v in checks.items()))
             failed = [k for k, v in checks.items() if not v]
     return 1 if failed else 0

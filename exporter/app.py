@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
-from .config import Config
-from .memory import tune_malloc
-from .registry import Registry
-from .server import make_server
-from .sources import make_source
-from .webconfig import WebConfig, load_web_config
+from x509_mixin.exporter.config import Config
+from x509_mixin.exporter.memory import tune_malloc
+from x509_mixin.exporter.registry import Registry
+from x509_mixin.exporter.server import make_server
+from x509_mixin.exporter.sources import make_source
+from x509_mixin.exporter.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("x509_mixin.exporter")
 
@@ -21,12 +22,13 @@ class Exporter:
         if web is None and cfg.server.web_config_file:
             web = load_web_config(cfg.server.web_config_file)
         self.web = web
-        self.registry = Registry(cfg.metrics, [(s.kind, s.name, s.formats) for s in cfg.sources],
-                                 enable_stats=cfg.enable_stats)
+        self.registry = Registry(
+            cfg.metrics, [(s.kind, s.name, s.formats) for s in cfg.sources], enable_stats=cfg.enable_stats
+        )
         self.sources = [make_source(s, cfg, self.registry) for s in cfg.sources]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._servers = []
+        self._servers: list[Any] = []
 
     def ready(self) -> bool:
         return all(s.stats is None or s.stats.synced for s in self.sources)
@@ -39,18 +41,21 @@ class Exporter:
     def probe_port(self) -> int | None:
         return self._servers[1].server_address[1] if len(self._servers) > 1 else None
 
-    def start(self) -> "Exporter":
+    def start(self) -> Exporter:
         tune_malloc()
         self._servers.append(make_server(self.cfg.server.listen, self, tls=self.web.tls if self.web else None))
         if self.cfg.server.probe_listen:
             self._servers.append(make_server(self.cfg.server.probe_listen, self, probes_only=True))
         for srv in self._servers:
-            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True,
-                                 name=f"http-{srv.server_address[1]}")
+            t = threading.Thread(
+                target=srv.serve_forever,
+                kwargs={"poll_interval": 0.2},
+                daemon=True,
+                name=f"http-{srv.server_address[1]}",
+            )
             t.start()
             self._threads.append(t)
-        log.info("listening on %s (%s)", self.cfg.server.listen,
-                 "https" if self.web and self.web.tls else "http")
+        log.info("listening on %s (%s)", self.cfg.server.listen, "https" if self.web and self.web.tls else "http")
         for src in self.sources:
             t = threading.Thread(target=src.run, args=(self._stop,), daemon=True, name=f"source-{src.name}")
             t.start()
@@ -66,7 +71,7 @@ class Exporter:
             t.join(timeout)
         log.info("stopped")
 
-    def __enter__(self) -> "Exporter":
+    def __enter__(self) -> Exporter:
         return self.start()
 
     def __exit__(self, *exc) -> None:

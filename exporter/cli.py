@@ -17,7 +17,7 @@ import time
 
 import yaml
 
-from .config import UPSTREAM, ConfigError, parse_config
+from x509_mixin.exporter.config import UPSTREAM, ConfigError, parse_config
 
 log = logging.getLogger("x509_mixin.exporter")
 
@@ -45,8 +45,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="x509-mixin exporter",
-                description="Reference x509 certificate exporter (file and kubeconfig sources, v4 metric surface).")
+    p = _Parser(
+        prog="x509-mixin exporter",
+        description="Reference x509 certificate exporter (file and kubeconfig sources, v4 metric surface).",
+    )
     p.add_argument("--config", metavar="FILE", help="YAML configuration (the v4 schema)")
     g = p.add_argument_group("deprecated v3 shortcuts (prefer --config)")
     g.add_argument("-f", "--watch-file", action="append", default=[], metavar="PATH")
@@ -65,8 +67,12 @@ def build_config(argv: list[str]):
     for a in argv:
         flag = a.split("=", 1)[0]
         if flag in _V3_YAML_ONLY:
-            raise ConfigError([f"exporter: {flag}: a v3 flag with no v4 shortcut; set {_V3_YAML_ONLY[flag]} in the "
-                               f"--config YAML instead (`x509-mixin migrate flags` converts a v3 command line)"])
+            raise ConfigError(
+                [
+                    f"exporter: {flag}: a v3 flag with no v4 shortcut; set {_V3_YAML_ONLY[flag]} in the "
+                    f"--config YAML instead (`x509-mixin migrate flags` converts a v3 command line)"
+                ]
+            )
     args = _parser().parse_args(argv)
     data: dict = {}
     if args.config:
@@ -74,8 +80,9 @@ def build_config(argv: list[str]):
             with open(args.config, encoding="utf-8") as fh:
                 data = yaml.safe_load(fh) or {}
         except OSError as e:
-            raise ConfigError([f"config: --config {args.config}: cannot read the file ({e.strerror}); "
-                               f"check the path"]) from None
+            raise ConfigError(
+                [f"config: --config {args.config}: cannot read the file ({e.strerror}); check the path"]
+            ) from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
@@ -93,15 +100,25 @@ def build_config(argv: list[str]):
         sources.append({"kind": "file", "name": "watch-file", "paths": [os.path.abspath(p) for p in args.watch_file]})
     if args.watch_dir:
         deprecated("--watch-dir", "sources[] (kind: file, paths: [DIR/*])")
-        sources.append({"kind": "file", "name": "watch-dir",
-                        "paths": [os.path.join(os.path.abspath(d), "*") for d in args.watch_dir]})
+        sources.append(
+            {
+                "kind": "file",
+                "name": "watch-dir",
+                "paths": [os.path.join(os.path.abspath(d), "*") for d in args.watch_dir],
+            }
+        )
     if args.watch_kubeconf:
         deprecated("--watch-kubeconf", "sources[] (kind: kubeconfig, paths)")
-        sources.append({"kind": "kubeconfig", "name": "watch-kubeconf",
-                        "paths": [os.path.abspath(p) for p in args.watch_kubeconf]})
+        sources.append(
+            {"kind": "kubeconfig", "name": "watch-kubeconf", "paths": [os.path.abspath(p) for p in args.watch_kubeconf]}
+        )
     if args.watch_kube_secrets:
-        raise ConfigError([f"exporter: --watch-kube-secrets: Kubernetes sources are not supported by the bundled "
-                           f"reference exporter; run the upstream x509-certificate-exporter ({UPSTREAM})"])
+        raise ConfigError(
+            [
+                f"exporter: --watch-kube-secrets: Kubernetes sources are not supported by the bundled "
+                f"reference exporter; run the upstream x509-certificate-exporter ({UPSTREAM})"
+            ]
+        )
     if sources:
         data["sources"] = sources
     if args.listen_address:
@@ -123,15 +140,22 @@ def build_config(argv: list[str]):
         warnings.append("flag --profile is deprecated and has no effect in the reference exporter (no pprof)")
     cfg = parse_config(data)
     if not cfg.sources:
-        raise ConfigError(["config: sources: none configured; add a source of kind file, e.g. "
-                           "{kind: file, name: host, paths: [/etc/ssl/certs/*.pem]}, or pass --watch-dir DIR"])
+        raise ConfigError(
+            [
+                "config: sources: none configured; add a source of kind file, e.g. "
+                "{kind: file, name: host, paths: [/etc/ssl/certs/*.pem]}, or pass --watch-dir DIR"
+            ]
+        )
     return cfg, warnings
 
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record):
-        d = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(record.created)),
-             "level": record.levelname.lower(), "msg": record.getMessage()}
+        d = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(record.created)),
+            "level": record.levelname.lower(),
+            "msg": record.getMessage(),
+        }
         if record.exc_info:
             d["error"] = self.formatException(record.exc_info)
         return json.dumps(d)
@@ -145,8 +169,9 @@ def setup_logging(level: str, fmt: str) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s level=%(levelname)s msg=%(message)s"))
     root = logging.getLogger("x509_mixin")
     root.handlers[:] = [handler]
-    root.setLevel({"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
-                   "error": logging.ERROR}[level])
+    root.setLevel(
+        {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}[level]
+    )
     root.propagate = False
 
 
@@ -162,7 +187,7 @@ def main(argv: list[str]) -> int:
     setup_logging(cfg.log.level, cfg.log.format)
     for w in warnings:
         log.warning(w)
-    from .app import Exporter
+    from x509_mixin.exporter.app import Exporter
 
     try:
         exporter = Exporter(cfg)
@@ -172,8 +197,10 @@ def main(argv: list[str]) -> int:
             print(line, file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"exporter: server.listen {cfg.server.listen}: cannot listen ({e.strerror}); "
-              f"pick a free address", file=sys.stderr)
+        print(
+            f"exporter: server.listen {cfg.server.listen}: cannot listen ({e.strerror}); pick a free address",
+            file=sys.stderr,
+        )
         return 2
     log.info("serving on port %d", exporter.port)
     stop = threading.Event()

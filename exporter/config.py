@@ -152,9 +152,9 @@ class _Checker:
             return {}
         for k in value:
             if k not in known:
-                self.problems.append(
-                    f"config: {key + '.' if key else ''}{k}: unknown key; remove it (known keys: {', '.join(sorted(known))})"
-                )
+                where = f"{key}.{k}" if key else k
+                names = ", ".join(sorted(known))
+                self.problems.append(f"config: {where}: unknown key; remove it (known keys: {names})")
         return value
 
     def boolean(self, key: str, d: dict, name: str, default: bool) -> bool:
@@ -184,6 +184,14 @@ class _Checker:
             return default
         return sec
 
+    def text(self, key: str, d: dict, name: str, default: str) -> str:
+        value = self.string(key, d, name, default)
+        return default if value is None else value
+
+    def seconds(self, key: str, d: dict, name: str, default: float) -> float:
+        value = self.duration(key, d, name, default)
+        return default if value is None else value
+
     def strings(self, key: str, d: dict, name: str) -> tuple[str, ...]:
         v = d.get(name, [])
         if v is None:
@@ -201,8 +209,9 @@ def parse_config(data: Any) -> Config:
     web = c.mapping("web", top.get("web"), {"enableStats"})
     enable_stats = c.boolean("web", web, "enableStats", True)
 
-    srv = c.mapping("server", top.get("server"),
-                    {"listen", "webConfigFile", "probeListen", "readTimeout", "writeTimeout"})
+    srv = c.mapping(
+        "server", top.get("server"), {"listen", "webConfigFile", "probeListen", "readTimeout", "writeTimeout"}
+    )
     listen = c.string("server", srv, "listen", ":9793") or ":9793"
     if not _valid_listen(listen):
         c.fail("server.listen", listen, 'expected "host:port" or ":port", e.g. ":9793"')
@@ -213,24 +222,35 @@ def parse_config(data: Any) -> Config:
         listen=listen,
         web_config_file=c.string("server", srv, "webConfigFile", None),
         probe_listen=probe,
-        read_timeout=c.duration("server", srv, "readTimeout", 10.0),
-        write_timeout=c.duration("server", srv, "writeTimeout", 30.0),
+        read_timeout=c.seconds("server", srv, "readTimeout", 10.0),
+        write_timeout=c.seconds("server", srv, "writeTimeout", 30.0),
     )
 
     lg = c.mapping("log", top.get("log"), {"level", "format"})
-    level = c.string("log", lg, "level", "info")
+    level = c.text("log", lg, "level", "info")
     if level not in ("debug", "info", "warn", "warning", "error"):
         c.fail("log.level", level, "use one of debug, info, warn, error")
-    fmt = c.string("log", lg, "format", "text")
+    fmt = c.text("log", lg, "format", "text")
     if fmt not in ("text", "json"):
         c.fail("log.format", fmt, "use text or json")
     log = LogConfig(level=level if level != "warning" else "warn", format=fmt)
 
-    m = c.mapping("metrics", top.get("metrics"), {
-        "exposeRelative", "exposePerCertError", "exposeNotBefore", "exposeExpired", "exposeDiagnostics",
-        "exposeSubjectFields", "exposeIssuerFields", "trimPathComponents", "collisionDiscriminator",
-        "collisionDiscriminatorLength",
-    })
+    m = c.mapping(
+        "metrics",
+        top.get("metrics"),
+        {
+            "exposeRelative",
+            "exposePerCertError",
+            "exposeNotBefore",
+            "exposeExpired",
+            "exposeDiagnostics",
+            "exposeSubjectFields",
+            "exposeIssuerFields",
+            "trimPathComponents",
+            "collisionDiscriminator",
+            "collisionDiscriminatorLength",
+        },
+    )
     subj = _dn_fields(c, "metrics.exposeSubjectFields", c.strings("metrics", m, "exposeSubjectFields"))
     iss = _dn_fields(c, "metrics.exposeIssuerFields", c.strings("metrics", m, "exposeIssuerFields"))
     trim = m.get("trimPathComponents", 0)
@@ -251,14 +271,17 @@ def parse_config(data: Any) -> Config:
         expose_not_before=c.boolean("metrics", m, "exposeNotBefore", False),
         expose_expired=c.boolean("metrics", m, "exposeExpired", True),
         expose_diagnostics=c.boolean("metrics", m, "exposeDiagnostics", False),
-        expose_subject_fields=subj, expose_issuer_fields=iss, trim_path_components=trim,
-        collision_discriminator=disc, collision_discriminator_length=dlen,
+        expose_subject_fields=subj,
+        expose_issuer_fields=iss,
+        trim_path_components=trim,
+        collision_discriminator=disc,
+        collision_discriminator_length=dlen,
     )
 
     ca = c.mapping("cache", top.get("cache"), {"filePoll"})
     fp = c.mapping("cache.filePoll", ca.get("filePoll"), {"interval", "skipUnchanged"})
-    interval = c.duration("cache.filePoll", fp, "interval", 30.0)
-    if interval is not None and interval <= 0:
+    interval = c.seconds("cache.filePoll", fp, "interval", 30.0)
+    if interval <= 0:
         c.fail("cache.filePoll.interval", fp.get("interval"), "expected a positive duration")
         interval = 30.0
     cache = CacheConfig(poll_interval=interval, skip_unchanged=c.boolean("cache.filePoll", fp, "skipUnchanged", True))
@@ -282,8 +305,9 @@ def parse_config(data: Any) -> Config:
 
     if c.problems:
         raise ConfigError(c.problems)
-    return Config(sources=tuple(sources), server=server, log=log, metrics=metrics, cache=cache,
-                  enable_stats=enable_stats)
+    return Config(
+        sources=tuple(sources), server=server, log=log, metrics=metrics, cache=cache, enable_stats=enable_stats
+    )
 
 
 def _dn_fields(c: _Checker, key: str, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -321,8 +345,10 @@ def _parse_source(c: _Checker, key: str, raw: Any) -> SourceConfig | None:
         known |= {"formats", "pkcs12", "jks"}
     for k in raw:
         if k in _KUBE_ONLY:
-            c.problems.append(f"config: {key}.{k}: only applies to kind kubernetes, which this exporter does not "
-                              f"support; remove it or use the upstream exporter ({UPSTREAM})")
+            c.problems.append(
+                f"config: {key}.{k}: only applies to kind kubernetes, which this exporter does not "
+                f"support; remove it or use the upstream exporter ({UPSTREAM})"
+            )
     c.mapping(key, {k: v for k, v in raw.items() if k not in _KUBE_ONLY}, known)
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -340,19 +366,28 @@ def _parse_source(c: _Checker, key: str, raw: Any) -> SourceConfig | None:
         formats = c.strings(key, raw, "formats") or ("pem",)
         for f in formats:
             if f == "jks":
-                c.problems.append(f"config: {key}.formats: 'jks' is not supported by the bundled reference exporter; "
-                                  f"use pem, der or pkcs12, or the upstream exporter ({UPSTREAM})")
+                c.problems.append(
+                    f"config: {key}.formats: 'jks' is not supported by the bundled reference exporter; "
+                    f"use pem, der or pkcs12, or the upstream exporter ({UPSTREAM})"
+                )
             elif f not in SUPPORTED_FORMATS:
                 c.fail(f"{key}.formats", f, "use pem, der or pkcs12")
         if "jks" in raw:
-            c.problems.append(f"config: {key}.jks: JKS keystores are not supported by the bundled reference "
-                              f"exporter; remove it or use the upstream exporter ({UPSTREAM})")
-        p12 = c.mapping(f"{key}.pkcs12", raw.get("pkcs12"),
-                        {"passphrase", "passphraseFile", "tryEmptyPassphrase", "passphraseKey", "passphraseSecretRef"})
+            c.problems.append(
+                f"config: {key}.jks: JKS keystores are not supported by the bundled reference "
+                f"exporter; remove it or use the upstream exporter ({UPSTREAM})"
+            )
+        p12 = c.mapping(
+            f"{key}.pkcs12",
+            raw.get("pkcs12"),
+            {"passphrase", "passphraseFile", "tryEmptyPassphrase", "passphraseKey", "passphraseSecretRef"},
+        )
         for k in ("passphraseKey", "passphraseSecretRef"):
             if k in p12:
-                c.problems.append(f"config: {key}.pkcs12.{k}: only applies to Kubernetes Secrets; use passphrase "
-                                  f"or passphraseFile for files")
+                c.problems.append(
+                    f"config: {key}.pkcs12.{k}: only applies to Kubernetes Secrets; use passphrase "
+                    f"or passphraseFile for files"
+                )
         pk = Pkcs12Config(
             passphrase=c.string(f"{key}.pkcs12", p12, "passphrase", None),
             passphrase_file=c.string(f"{key}.pkcs12", p12, "passphraseFile", None),
@@ -361,8 +396,10 @@ def _parse_source(c: _Checker, key: str, raw: Any) -> SourceConfig | None:
         if pk.passphrase is not None and pk.passphrase_file is not None:
             c.problems.append(f"config: {key}.pkcs12: passphrase and passphraseFile are both set; keep only one")
         if p12 and "pkcs12" not in formats:
-            c.problems.append(f"config: {key}.pkcs12: set but formats does not list pkcs12; add pkcs12 to formats "
-                              f"or remove the pkcs12 block")
+            c.problems.append(
+                f"config: {key}.pkcs12: set but formats does not list pkcs12; add pkcs12 to formats "
+                f"or remove the pkcs12 block"
+            )
     mappings: list[PathMapping] = []
     pm = raw.get("pathMappings", [])
     if pm:
@@ -379,9 +416,15 @@ def _parse_source(c: _Checker, key: str, raw: Any) -> SourceConfig | None:
         c.fail(f"{key}.refreshInterval", raw.get("refreshInterval"), "expected a positive duration")
         refresh = None
     return SourceConfig(
-        kind=kind, name=name, paths=paths, exclude_paths=c.strings(key, raw, "excludePaths"),
-        follow_symlinks=c.boolean(key, raw, "followSymlinks", True), refresh_interval=refresh,
-        formats=tuple(formats), pkcs12=pk, path_mappings=tuple(mappings),
+        kind=kind,
+        name=name,
+        paths=paths,
+        exclude_paths=c.strings(key, raw, "excludePaths"),
+        follow_symlinks=c.boolean(key, raw, "followSymlinks", True),
+        refresh_interval=refresh,
+        formats=tuple(formats),
+        pkcs12=pk,
+        path_mappings=tuple(mappings),
     )
 
 

@@ -21,7 +21,7 @@ def render_labels(names: tuple[str, ...] | list[str], values: tuple[str, ...] | 
     """`{a="x",b="y"}`, or "" without labels."""
     if not names:
         return ""
-    return "{" + ",".join(f'{n}="{escape_label(v)}"' for n, v in zip(names, values)) + "}"
+    return "{" + ",".join(f'{n}="{escape_label(v)}"' for n, v in zip(names, values, strict=False)) + "}"
 
 
 def go_float(v: float) -> str:
@@ -37,7 +37,7 @@ def go_float(v: float) -> str:
     sign, digits, exp = Decimal(repr(float(v))).as_tuple()
     ds = "".join(map(str, digits)).rstrip("0") or "0"
     # decimal point position relative to the first digit
-    dp = len(digits) + exp
+    dp = len(digits) + int(exp)  # finite here: NaN and infinities returned above
     e = dp - 1
     neg = "-" if sign else ""
     if e < -4 or e >= 6:

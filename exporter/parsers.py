@@ -8,7 +8,6 @@ an error detail.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
@@ -28,8 +27,14 @@ try:
 except ImportError:  # pragma: no cover
     pass
 
-_OID = {"C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME, "L": NameOID.LOCALITY_NAME,
-        "O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME, "CN": NameOID.COMMON_NAME}
+_OID = {
+    "C": NameOID.COUNTRY_NAME,
+    "ST": NameOID.STATE_OR_PROVINCE_NAME,
+    "L": NameOID.LOCALITY_NAME,
+    "O": NameOID.ORGANIZATION_NAME,
+    "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+    "CN": NameOID.COMMON_NAME,
+}
 
 
 @dataclass(slots=True)
@@ -97,10 +102,24 @@ def cert_info(c: x509.Certificate, der: bytes | None = None) -> CertInfo:
 
 # A small DER walk over the TBSCertificate for the six DN attributes: the same values as
 # cryptography's Name objects, several times faster (Name builds a Python object per RDN).
-_DN_OIDS = {b"\x55\x04\x06": "C", b"\x55\x04\x08": "ST", b"\x55\x04\x07": "L", b"\x55\x04\x0a": "O",
-            b"\x55\x04\x0b": "OU", b"\x55\x04\x03": "CN"}
-_STRING_CODECS = {0x0C: "utf-8", 0x13: "latin-1", 0x16: "latin-1", 0x14: "latin-1", 0x1E: "utf-16-be",
-                  0x1C: "utf-32-be", 0x12: "latin-1", 0x1A: "latin-1"}
+_DN_OIDS = {
+    b"\x55\x04\x06": "C",
+    b"\x55\x04\x08": "ST",
+    b"\x55\x04\x07": "L",
+    b"\x55\x04\x0a": "O",
+    b"\x55\x04\x0b": "OU",
+    b"\x55\x04\x03": "CN",
+}
+_STRING_CODECS = {
+    0x0C: "utf-8",
+    0x13: "latin-1",
+    0x16: "latin-1",
+    0x14: "latin-1",
+    0x1E: "utf-16-be",
+    0x1C: "utf-32-be",
+    0x12: "latin-1",
+    0x1A: "latin-1",
+}
 
 
 def _tlv(d: bytes, pos: int) -> tuple[int, int, int]:
@@ -112,7 +131,7 @@ def _tlv(d: bytes, pos: int) -> tuple[int, int, int]:
     n = first & 0x7F
     if not 0 < n <= 4:
         raise ValueError("bad length")
-    length = int.from_bytes(d[pos + 2:pos + 2 + n], "big")
+    length = int.from_bytes(d[pos + 2 : pos + 2 + n], "big")
     start = pos + 2 + n
     if start + length > len(d):
         raise ValueError("truncated")
@@ -159,8 +178,12 @@ def crl_info(crl: x509.CertificateRevocationList) -> CrlInfo:
     except x509.ExtensionNotFound:
         number = ""
     nu = crl.next_update_utc
-    return CrlInfo(number=number, issuer=_name(crl.issuer), this_update=crl.last_update_utc.timestamp(),
-                   next_update=nu.timestamp() if nu is not None else 0.0)
+    return CrlInfo(
+        number=number,
+        issuer=_name(crl.issuer),
+        this_update=crl.last_update_utc.timestamp(),
+        next_update=nu.timestamp() if nu is not None else 0.0,
+    )
 
 
 _PEM_RE = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
@@ -248,7 +271,7 @@ def _der_header(data: bytes, pos: int) -> tuple[int, int, int] | None:
     n = first & 0x7F
     if n == 0 or n > 4 or pos + 2 + n > len(data):
         return None
-    return tag, 2 + n, int.from_bytes(data[pos + 2:pos + 2 + n], "big")
+    return tag, 2 + n, int.from_bytes(data[pos + 2 : pos + 2 + n], "big")
 
 
 def looks_like_pfx(data: bytes) -> bool:

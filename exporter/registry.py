@@ -16,16 +16,26 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from x509_mixin.catalogue import metrics as cat
+from x509_mixin.exporter.config import MetricsConfig
+from x509_mixin.exporter.exposition import Histogram, escape_label, family_header, go_float
+from x509_mixin.exporter.parsers import CertInfo, CrlInfo, ParseResult
 
-from .config import MetricsConfig
-from .exposition import Histogram, escape_label, family_header, go_float
-from .parsers import CertInfo, CrlInfo, ParseResult
-
-_GO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm",
-            "i686": "386", "i386": "386", "riscv64": "riscv64", "ppc64le": "ppc64le", "s390x": "s390x"}
+_GO_ARCH = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "arm",
+    "i686": "386",
+    "i386": "386",
+    "riscv64": "riscv64",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+}
 
 
 def build_info_labels() -> dict[str, str]:
@@ -38,7 +48,9 @@ def build_info_labels() -> dict[str, str]:
     built = os.environ.get("X509_MIXIN_BUILT", "unknown")
     commit = os.environ.get("X509_MIXIN_GIT_COMMIT", "unknown")
     return {
-        "version": ver, "built": built, "git_commit": commit,
+        "version": ver,
+        "built": built,
+        "git_commit": commit,
         "go_runtime": f"{platform.python_implementation().lower()}{platform.python_version()}",
         "go_os": sys.platform if sys.platform != "darwin" else "darwin",
         "go_arch": _GO_ARCH.get(platform.machine().lower(), platform.machine().lower()),
@@ -113,8 +125,9 @@ class SourceStats:
 
 
 class Registry:
-    def __init__(self, mcfg: MetricsConfig, sources: list[tuple[str, str, tuple[str, ...]]] = (),
-                 enable_stats: bool = True):
+    def __init__(
+        self, mcfg: MetricsConfig, sources: Sequence[tuple[str, str, tuple[str, ...]]] = (), enable_stats: bool = True
+    ):
         """`sources`: (config kind, name, formats) of every configured source."""
         self.m = mcfg
         self.enable_stats = enable_stats
@@ -124,7 +137,8 @@ class Registry:
         self._built_gen = -1
         self._disc_on = mcfg.collision_discriminator != "never"
         self.label_names = tuple(
-            n for n in cat.CERT_LABELS
+            n
+            for n in cat.CERT_LABELS
             if not (n.startswith("issuer_") and n[7:] not in mcfg.expose_issuer_fields)
             and not (n.startswith("subject_") and n[8:] not in mcfg.expose_subject_fields)
         ) + ((cat.DISCRIMINATOR_LABEL,) if self._disc_on else ())
@@ -222,10 +236,12 @@ class Registry:
 
     def _location_core(self, p: Place) -> str:
         path = _trim_path(p.path, self.m.trim_path_components)
-        return (f'filename="{escape_label(os.path.basename(p.path))}",filepath="{escape_label(path)}",'
-                f'embedded_kind="{escape_label(p.embedded_kind)}",embedded_key="{escape_label(p.embedded_key)}",'
-                'secret_namespace="",secret_name="",secret_key="",configmap_namespace="",configmap_name="",'
-                'configmap_key="",cabundle_resource_kind="",cabundle_resource_name="",cabundle_entry="",')
+        return (
+            f'filename="{escape_label(os.path.basename(p.path))}",filepath="{escape_label(path)}",'
+            f'embedded_kind="{escape_label(p.embedded_kind)}",embedded_key="{escape_label(p.embedded_key)}",'
+            'secret_namespace="",secret_name="",secret_key="",configmap_namespace="",configmap_name="",'
+            'configmap_key="",cabundle_resource_kind="",cabundle_resource_name="",cabundle_entry="",'
+        )
 
     def _dn(self, prefix: str, fields: tuple[str, ...], values: dict[str, str]) -> str:
         out = ""
@@ -235,16 +251,26 @@ class Registry:
         return out
 
     def _cert_core(self, info: CertInfo) -> str:
-        return (f'serial_number="{info.serial}",crl_number=""' + self._dn("issuer", self._dn_iss, info.issuer)
-                + self._dn("subject", self._dn_sub, info.subject))
+        return (
+            f'serial_number="{info.serial}",crl_number=""'
+            + self._dn("issuer", self._dn_iss, info.issuer)
+            + self._dn("subject", self._dn_sub, info.subject)
+        )
 
     def _empty_cert_core(self) -> str:
-        return ('serial_number="",crl_number=""' + "".join(f',issuer_{f}=""' for f in self._dn_iss)
-                + "".join(f',subject_{f}=""' for f in self._dn_sub))
+        return (
+            'serial_number="",crl_number=""'
+            + "".join(f',issuer_{f}=""' for f in self._dn_iss)
+            + "".join(f',subject_{f}=""' for f in self._dn_sub)
+        )
 
     def _crl_lbl(self, loc: str, c: CrlInfo) -> str:
-        core = (loc + f'serial_number="",crl_number="{escape_label(c.number)}"' + self._dn("issuer", self._dn_iss, c.issuer)
-                + "".join(f',subject_{f}=""' for f in self._dn_sub))
+        core = (
+            loc
+            + f'serial_number="",crl_number="{escape_label(c.number)}"'
+            + self._dn("issuer", self._dn_iss, c.issuer)
+            + "".join(f',subject_{f}=""' for f in self._dn_sub)
+        )
         return self._finish(core, "")
 
     def _finish(self, core: str, disc: str) -> str:
@@ -291,21 +317,24 @@ class Registry:
         static: dict[str, bytes] = {}
         if visible:
             static["x509_cert_not_after"] = "".join(
-                f"x509_cert_not_after{c.lbl} {go_float(c.not_after)}\n" for c in visible).encode()
+                f"x509_cert_not_after{c.lbl} {go_float(c.not_after)}\n" for c in visible
+            ).encode()
             if self.m.expose_not_before:
                 static["x509_cert_not_before"] = "".join(
-                    f"x509_cert_not_before{c.lbl} {go_float(c.not_before)}\n" for c in visible).encode()
+                    f"x509_cert_not_before{c.lbl} {go_float(c.not_before)}\n" for c in visible
+                ).encode()
         if self.m.expose_per_cert_error and (visible or errs):
             lines = [f"x509_cert_error{c.lbl} 0\n" for c in visible] + [f"x509_cert_error{e} 1\n" for e in errs]
             lines.sort()
             static["x509_cert_error"] = "".join(lines).encode()
         if crls:
             static["x509_crl_next_update"] = "".join(
-                f"x509_crl_next_update{c.lbl} {go_float(c.next_update)}\n" for c in crls).encode()
+                f"x509_crl_next_update{c.lbl} {go_float(c.next_update)}\n" for c in crls
+            ).encode()
             static["x509_crl_this_update"] = "".join(
-                f"x509_crl_this_update{c.lbl} {go_float(c.this_update)}\n" for c in crls).encode()
-            static["x509_crl_number"] = "".join(
-                f"x509_crl_number{c.lbl} {go_float(c.number)}\n" for c in crls).encode()
+                f"x509_crl_this_update{c.lbl} {go_float(c.this_update)}\n" for c in crls
+            ).encode()
+            static["x509_crl_number"] = "".join(f"x509_crl_number{c.lbl} {go_float(c.number)}\n" for c in crls).encode()
         self._static = static
         self._threshold = {}
         self._built_gen = self._gen
@@ -341,20 +370,26 @@ class Registry:
             for name, block in self._static.items():
                 fams[name] = [block]
             if self._visible and self.m.expose_expired:
-                fams["x509_cert_expired"] = [self._threshold_block("x509_cert_expired", self._visible, "not_after", now)]
+                fams["x509_cert_expired"] = [
+                    self._threshold_block("x509_cert_expired", self._visible, "not_after", now)
+                ]
             if self._crls and self.m.expose_expired:
                 fams["x509_crl_stale"] = [self._threshold_block("x509_crl_stale", self._crls, "next_update", now)]
             if self.m.expose_relative:
                 if self._visible:
                     fams["x509_cert_expires_in_seconds"] = _value_block(
-                        "x509_cert_expires_in_seconds", self._visible, lambda c: c.not_after - now)
+                        "x509_cert_expires_in_seconds", self._visible, lambda c: c.not_after - now
+                    )
                     fams["x509_cert_valid_since_seconds"] = _value_block(
-                        "x509_cert_valid_since_seconds", self._visible, lambda c: now - c.not_before)
+                        "x509_cert_valid_since_seconds", self._visible, lambda c: now - c.not_before
+                    )
                 if self._crls:
                     fams["x509_crl_stale_in_seconds"] = _value_block(
-                        "x509_crl_stale_in_seconds", self._crls, lambda c: c.next_update - now)
+                        "x509_crl_stale_in_seconds", self._crls, lambda c: c.next_update - now
+                    )
                     fams["x509_crl_fresh_since_seconds"] = _value_block(
-                        "x509_crl_fresh_since_seconds", self._crls, lambda c: now - c.this_update)
+                        "x509_crl_fresh_since_seconds", self._crls, lambda c: now - c.this_update
+                    )
             # collisions tick once per scrape while they last
             for kind, n in self._collision_extra.items():
                 self._collision[kind] = self._collision.get(kind, 0) + n
@@ -380,7 +415,7 @@ class Registry:
             txt = []
             for key in sorted(rows):
                 key_t = key if isinstance(key, tuple) else (key,)
-                lbl = ",".join(f'{n}="{escape_label(v)}"' for n, v in zip(labels, key_t))
+                lbl = ",".join(f'{n}="{escape_label(v)}"' for n, v in zip(labels, key_t, strict=False))
                 txt.append(f"{name}{{{lbl}}} {go_float(rows[key])}\n")
             fams[name] = ["".join(txt).encode()]
 
@@ -395,9 +430,12 @@ class Registry:
         bl = ",".join(f'{n}="{escape_label(self._build[n])}"' for n in cat.BY_NAME["x509_exporter_build_info"].labels)
         fams["x509_exporter_build_info"] = [f"x509_exporter_build_info{{{bl}}} 1\n".encode()]
         if self.m.expose_diagnostics and self._parse_hist:
-            fams["x509_parse_duration_seconds"] = ["".join(
-                self._parse_hist[f].render("x509_parse_duration_seconds", f'format="{f}"')
-                for f in sorted(self._parse_hist)).encode()]
+            fams["x509_parse_duration_seconds"] = [
+                "".join(
+                    self._parse_hist[f].render("x509_parse_duration_seconds", f'format="{f}"')
+                    for f in sorted(self._parse_hist)
+                ).encode()
+            ]
 
     # ---- status page data ---------------------------------------------------------------
 
@@ -406,33 +444,68 @@ class Registry:
             if self._built_gen != self._gen:
                 self._rebuild()
             bundles = [
-                {"source": b.place.source_name, "kind": b.place.source_kind, "place": b.place.describe(),
-                 "format": b.fmt, "certificates": len(b.certs), "crls": len(b.crls), "errors": list(b.errors),
-                 "detail": b.detail, "updated": b.updated}
+                {
+                    "source": b.place.source_name,
+                    "kind": b.place.source_kind,
+                    "place": b.place.describe(),
+                    "format": b.fmt,
+                    "certificates": len(b.certs),
+                    "crls": len(b.crls),
+                    "errors": list(b.errors),
+                    "detail": b.detail,
+                    "updated": b.updated,
+                }
                 for b in sorted(self._bundles.values(), key=lambda b: b.place.key)
             ]
             by_format = Counter(b.fmt for b in self._bundles.values())
             return {
-                "sources": [vars(s).copy() | {"up": self._up.get((s.kind, s.name)),
-                                              "bundles": self._bundle_counts.get(
-                                                  ("file" if s.kind == "file" else "kubeconfig", s.name), 0)}
-                            for s in self.stats.values()],
+                "sources": [
+                    vars(s).copy()
+                    | {
+                        "up": self._up.get((s.kind, s.name)),
+                        "bundles": self._bundle_counts.get(("file" if s.kind == "file" else "kubeconfig", s.name), 0),
+                    }
+                    for s in self.stats.values()
+                ],
                 "bundles": bundles,
                 "errors": {k: v for k, v in sorted(self._errors.items()) if v},
-                "cache": {"bundles": len(self._bundles), "certificates": sum(len(b.certs) for b in self._bundles.values()),
-                          "visible_series": len(self._visible), "crls": len(self._crls),
-                          "by_format": dict(by_format), "last_scrape_seconds": self.last_scrape_seconds,
-                          "scrapes": self.scrapes, "generation": self._gen,
-                          "collisions": dict(self._collision_extra)},
+                "cache": {
+                    "bundles": len(self._bundles),
+                    "certificates": sum(len(b.certs) for b in self._bundles.values()),
+                    "visible_series": len(self._visible),
+                    "crls": len(self._crls),
+                    "by_format": dict(by_format),
+                    "last_scrape_seconds": self.last_scrape_seconds,
+                    "scrapes": self.scrapes,
+                    "generation": self._gen,
+                    "collisions": dict(self._collision_extra),
+                },
                 "panics": dict(self._panics),
             }
 
 
-_FILE_REASONS = ("bad_pem", "bad_crl", "bad_der", "bad_pkcs12", "bad_passphrase", "no_certificate_found",
-                 "read_failed", "permission_denied", "not_found", "broken_symlink", "out_of_scope_symlink",
-                 "walk_error")
-_KUBECONFIG_REASONS = ("bad_pem", "no_certificate_found", "read_failed", "permission_denied", "not_found",
-                       "decode_failed")
+_FILE_REASONS = (
+    "bad_pem",
+    "bad_crl",
+    "bad_der",
+    "bad_pkcs12",
+    "bad_passphrase",
+    "no_certificate_found",
+    "read_failed",
+    "permission_denied",
+    "not_found",
+    "broken_symlink",
+    "out_of_scope_symlink",
+    "walk_error",
+)
+_KUBECONFIG_REASONS = (
+    "bad_pem",
+    "no_certificate_found",
+    "read_failed",
+    "permission_denied",
+    "not_found",
+    "decode_failed",
+)
 _STATIC_REASONS = {"file": _FILE_REASONS, "kubeconfig": _KUBECONFIG_REASONS}
 assert all(r in cat.BUNDLE_REASONS for r in _FILE_REASONS + _KUBECONFIG_REASONS)
 

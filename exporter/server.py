@@ -8,10 +8,10 @@ import ssl
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
-from .statuspage import render_status
+from x509_mixin.exporter.statuspage import render_status
 
 if TYPE_CHECKING:
-    from .app import Exporter
+    from x509_mixin.exporter.app import Exporter
 
 log = logging.getLogger("x509_mixin.exporter")
 
@@ -29,7 +29,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, addr, handler, exporter: "Exporter", probes_only: bool, tls: ssl.SSLContext | None):
+    def __init__(self, addr, handler, exporter: Exporter, probes_only: bool, tls: ssl.SSLContext | None):
         self.exporter = exporter
         self.probes_only = probes_only
         self.tls = tls
@@ -63,20 +63,25 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def setup(self):
-        self.timeout = self.server.exporter.cfg.server.read_timeout
         super().setup()
+        self.connection.settimeout(self.server.exporter.cfg.server.read_timeout)
 
     def log_message(self, fmt, *args):  # quiet access log (debug only)
         log.debug("%s %s", self.address_string(), fmt % args)
 
-    def _send(self, code: int, body: bytes | list[bytes], ctype: str = "text/plain; charset=utf-8",
-              extra: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        code: int,
+        body: bytes | list[bytes],
+        ctype: str = "text/plain; charset=utf-8",
+        extra: dict[str, str] | None = None,
+    ) -> None:
         chunks = body if isinstance(body, list) else [body]
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(sum(len(c) for c in chunks)))
         wc = self.server.exporter.web
-        for k, v in (wc.headers.items() if wc else ()):
+        for k, v in wc.headers.items() if wc else ():
             self.send_header(k, v)
         for k, v in (extra or {}).items():
             self.send_header(k, v)
@@ -113,14 +118,17 @@ class _Handler(BaseHTTPRequestHandler):
             if exp.cfg.enable_stats:
                 page = render_status(exp.registry.snapshot(), exp.ready())
             else:
-                page = ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>x509 certificate exporter</title>'
-                        '</head><body><h1>x509 certificate exporter</h1><p><a href="/metrics">Metrics</a></p>'
-                        '</body></html>')
+                page = (
+                    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>x509 certificate exporter</title>'
+                    '</head><body><h1>x509 certificate exporter</h1><p><a href="/metrics">Metrics</a></p>'
+                    "</body></html>"
+                )
             return self._send(200, page.encode("utf-8"), "text/html; charset=utf-8")
         return self._send(404, b"not found")
 
 
-def make_server(listen: str, exporter: "Exporter", probes_only: bool = False,
-                tls: ssl.SSLContext | None = None) -> _Server:
+def make_server(
+    listen: str, exporter: Exporter, probes_only: bool = False, tls: ssl.SSLContext | None = None
+) -> _Server:
     host, port = split_listen(listen)
     return _Server((host, port), _Handler, exporter, probes_only, tls)

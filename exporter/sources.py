@@ -18,14 +18,14 @@ import os
 import stat
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import yaml
 
-from . import parsers
-from .memory import release_memory
-from .config import Config, SourceConfig
-from .registry import Place, Registry
+from x509_mixin.exporter import parsers
+from x509_mixin.exporter.config import Config, SourceConfig
+from x509_mixin.exporter.memory import release_memory
+from x509_mixin.exporter.registry import Place, Registry
 
 log = logging.getLogger("x509_mixin.exporter")
 
@@ -125,8 +125,9 @@ class Source:
         try:
             lst = os.lstat(path)
         except OSError as e:
-            raise _Fault(_classify(e), "file not found" if isinstance(e, FileNotFoundError)
-                         else f"cannot stat: {e.strerror}") from None
+            raise _Fault(
+                _classify(e), "file not found" if isinstance(e, FileNotFoundError) else f"cannot stat: {e.strerror}"
+            ) from None
         sig: tuple = (lst.st_mtime_ns, lst.st_size, lst.st_ino)
         mode = lst.st_mode
         read_path = path
@@ -176,7 +177,7 @@ class Source:
                     best = m
         if best is None:
             return target
-        return best.to.rstrip("/") + target[len(best.from_.rstrip("/")):]
+        return best.to.rstrip("/") + target[len(best.from_.rstrip("/")) :]
 
     def _in_scope(self, p: str) -> bool:
         for m in self.cfg.path_mappings:
@@ -191,8 +192,12 @@ class Source:
         except OSError as e:
             if isinstance(e, IsADirectoryError):
                 raise _Fault("read_failed", "is a directory, a file was expected") from None
-            raise _Fault(_classify(e), "file vanished before it could be read" if isinstance(e, FileNotFoundError)
-                         else f"cannot read: {e.strerror}") from None
+            raise _Fault(
+                _classify(e),
+                "file vanished before it could be read"
+                if isinstance(e, FileNotFoundError)
+                else f"cannot read: {e.strerror}",
+            ) from None
         if len(data) > MAX_FILE_BYTES:
             raise _Fault("read_failed", f"file larger than the {MAX_FILE_BYTES} bytes cap")
         return data
@@ -226,7 +231,7 @@ class Source:
             outcomes = self._parallel(jobs)
         else:
             outcomes = (read_and_parse(*job, reader=self.read) for job in jobs)
-        for (place, _, sig), (kind, a, b, timings) in zip(todo, outcomes):
+        for (place, _, sig), (kind, a, b, timings) in zip(todo, outcomes, strict=True):
             for fmt, seconds in timings:
                 self.registry.observe_parse(fmt, seconds)
             if kind == "fault":
@@ -285,16 +290,23 @@ def _job(job):
     return read_and_parse(*job)
 
 
-def read_and_parse(read_path: str, formats: tuple[str, ...], passphrases: list, note: str,
-                   reader: Callable[[str], bytes] = _read):
+def read_and_parse(
+    read_path: str, formats: tuple[str, ...], passphrases: list, note: str, reader: Callable[[str], bytes] = _read
+):
     """("fault", reason, detail, timings) or ("ok", format, ParseResult, timings); never raises."""
     try:
         data = reader(read_path)
     except OSError as e:
         if isinstance(e, IsADirectoryError):
             return "fault", "read_failed", "is a directory, a file was expected", []
-        return ("fault", _classify(e), "file vanished before it could be read" if isinstance(e, FileNotFoundError)
-                else f"cannot read: {e.strerror}", [])
+        return (
+            "fault",
+            _classify(e),
+            "file vanished before it could be read"
+            if isinstance(e, FileNotFoundError)
+            else f"cannot read: {e.strerror}",
+            [],
+        )
     if len(data) > MAX_FILE_BYTES:
         return "fault", "read_failed", f"file larger than the {MAX_FILE_BYTES} bytes cap", []
     timings: list[tuple[str, float]] = []
@@ -337,8 +349,12 @@ class KubeconfigSource(Source):
                 self._fault(file_place, "pem", f.reason, f.detail)
                 continue
             cached = self._cache.get(path)
-            if self.skip_unchanged and cached is not None and cached[0] == sig \
-                    and all(self._sig(p) == s for p, s in cached[2].items()):
+            if (
+                self.skip_unchanged
+                and cached is not None
+                and cached[0] == sig
+                and all(self._sig(p) == s for p, s in cached[2].items())
+            ):
                 live |= cached[1]
                 if self.stats is not None:
                     self.stats.skipped_unchanged += 1
@@ -360,10 +376,10 @@ class KubeconfigSource(Source):
                 continue
             keys: set[tuple] = set()
             refs: dict[str, tuple | None] = {}
-            for section, kind, data_key, path_key in (("clusters", "cluster", "certificate-authority-data",
-                                                       "certificate-authority"),
-                                                      ("users", "user", "client-certificate-data",
-                                                       "client-certificate")):
+            for section, kind, data_key, path_key in (
+                ("clusters", "cluster", "certificate-authority-data", "certificate-authority"),
+                ("users", "user", "client-certificate-data", "client-certificate"),
+            ):
                 for entry in doc.get(section) or []:
                     if not isinstance(entry, dict):
                         continue

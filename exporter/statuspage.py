@@ -9,7 +9,7 @@ from html import escape
 def _t(ts: float) -> str:
     if not ts:
         return "never"
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def render_status(snap: dict, ready: bool) -> str:
@@ -18,19 +18,25 @@ def render_status(snap: dict, ready: bool) -> str:
         f'<tr class="source" data-name="{e(s["name"])}"><td>{e(s["name"])}</td><td>{e(s["kind"])}</td>'
         f'<td class="up">{"-" if s["up"] is None else s["up"]}</td><td>{"yes" if s["synced"] else "no"}</td>'
         f'<td class="bundles">{s["bundles"]}</td><td>{s["polls"]}</td><td>{s["parsed"]}</td>'
-        f'<td>{s["skipped_unchanged"]}</td><td>{s["last_poll_seconds"] * 1000:.1f} ms</td>'
-        f'<td>{_t(s["last_poll_at"])}</td></tr>'
-        for s in snap["sources"])
-    rows_err = "".join(
-        f'<tr class="error"><td>{e(k[1])}</td><td>{e(k[0])}</td><td class="reason">{e(k[2])}</td>'
-        f'<td class="count">{v}</td></tr>'
-        for k, v in snap["errors"].items()) or '<tr><td colspan="4">no errors</td></tr>'
+        f"<td>{s['skipped_unchanged']}</td><td>{s['last_poll_seconds'] * 1000:.1f} ms</td>"
+        f"<td>{_t(s['last_poll_at'])}</td></tr>"
+        for s in snap["sources"]
+    )
+    rows_err = (
+        "".join(
+            f'<tr class="error"><td>{e(k[1])}</td><td>{e(k[0])}</td><td class="reason">{e(k[2])}</td>'
+            f'<td class="count">{v}</td></tr>'
+            for k, v in snap["errors"].items()
+        )
+        or '<tr><td colspan="4">no errors</td></tr>'
+    )
     rows_b = "".join(
         f'<tr class="bundle{" failed" if b["errors"] else ""}"><td>{e(b["source"])}</td>'
         f'<td class="place">{e(b["place"])}</td><td>{e(b["format"])}</td><td>{b["certificates"]}</td>'
         f'<td>{b["crls"]}</td><td class="reasons">{e(", ".join(b["errors"]))}</td>'
         f'<td class="detail">{e(b["detail"])}</td></tr>'
-        for b in snap["bundles"][:5000])
+        for b in snap["bundles"][:5000]
+    )
     more = len(snap["bundles"]) - 5000
     if more > 0:
         rows_b += f'<tr><td colspan="7">… and {more} more bundles</td></tr>'

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import bcrypt
 import yaml
 
-from .config import ConfigError
+from x509_mixin.exporter.config import ConfigError
 
 _CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
@@ -22,10 +22,24 @@ _CLIENT_AUTH = {
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
 }
-_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1, "TLS12": ssl.TLSVersion.TLSv1_2,
-             "TLS13": ssl.TLSVersion.TLSv1_3}
-_TLS_KEYS = {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version",
-             "cipher_suites", "curve_preferences", "prefer_server_cipher_suites", "client_allowed_sans"}
+_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+_TLS_KEYS = {
+    "cert_file",
+    "key_file",
+    "client_auth_type",
+    "client_ca_file",
+    "min_version",
+    "max_version",
+    "cipher_suites",
+    "curve_preferences",
+    "prefer_server_cipher_suites",
+    "client_allowed_sans",
+}
 
 
 @dataclass
@@ -70,16 +84,21 @@ def load_web_config(path: str) -> WebConfig:
         with open(path, encoding="utf-8") as fh:
             data = yaml.safe_load(fh) or {}
     except OSError as e:
-        raise ConfigError([f"web config: {path}: cannot read the file ({e.strerror}); check --web.config.file"]) from None
+        raise ConfigError(
+            [f"web config: {path}: cannot read the file ({e.strerror}); check --web.config.file"]
+        ) from None
     except yaml.YAMLError:
         raise ConfigError([f"web config: {path}: not valid YAML; fix the syntax"]) from None
     if not isinstance(data, dict):
-        raise ConfigError([f"web config: {path}: expected a mapping with tls_server_config, "
-                           f"http_server_config and basic_auth_users"])
+        raise ConfigError(
+            [f"web config: {path}: expected a mapping with tls_server_config, http_server_config and basic_auth_users"]
+        )
     for k in data:
         if k not in ("tls_server_config", "http_server_config", "basic_auth_users"):
-            problems.append(f"web config: {k}: unknown key; remove it (known keys: basic_auth_users, "
-                            f"http_server_config, tls_server_config)")
+            problems.append(
+                f"web config: {k}: unknown key; remove it (known keys: basic_auth_users, "
+                f"http_server_config, tls_server_config)"
+            )
     base = os.path.dirname(os.path.abspath(path))
 
     def rel(p: str) -> str:
@@ -103,12 +122,16 @@ def load_web_config(path: str) -> WebConfig:
             try:
                 ctx.load_cert_chain(rel(cert), rel(key))
             except (OSError, ssl.SSLError) as e:
-                problems.append(f"web config: tls_server_config.cert_file/key_file: cannot load {cert!r} / {key!r} "
-                                f"({getattr(e, 'strerror', None) or e}); check the paths and that the key matches")
+                problems.append(
+                    f"web config: tls_server_config.cert_file/key_file: cannot load {cert!r} / {key!r} "
+                    f"({getattr(e, 'strerror', None) or e}); check the paths and that the key matches"
+                )
             cat = tls.get("client_auth_type", "NoClientCert")
             if cat not in _CLIENT_AUTH:
-                problems.append(f"web config: tls_server_config.client_auth_type: invalid value {cat!r}; use one of "
-                                f"{', '.join(_CLIENT_AUTH)}")
+                problems.append(
+                    f"web config: tls_server_config.client_auth_type: invalid value {cat!r}; use one of "
+                    f"{', '.join(_CLIENT_AUTH)}"
+                )
             else:
                 ctx.verify_mode = _CLIENT_AUTH[cat]
             ca = tls.get("client_ca_file")
@@ -122,8 +145,10 @@ def load_web_config(path: str) -> WebConfig:
             for k, attr in (("min_version", "minimum_version"), ("max_version", "maximum_version")):
                 if k in tls:
                     if tls[k] not in _VERSIONS:
-                        problems.append(f"web config: tls_server_config.{k}: invalid value {tls[k]!r}; use one of "
-                                        f"{', '.join(_VERSIONS)}")
+                        problems.append(
+                            f"web config: tls_server_config.{k}: invalid value {tls[k]!r}; use one of "
+                            f"{', '.join(_VERSIONS)}"
+                        )
                     else:
                         setattr(ctx, attr, _VERSIONS[tls[k]])
             wc.tls = ctx
@@ -147,8 +172,10 @@ def load_web_config(path: str) -> WebConfig:
         hb = str(h).encode()
         if not (isinstance(h, str) and hb[:4] in (b"$2a$", b"$2b$", b"$2y$")):
             # the hash is a secret-equivalent: name the user, never the value
-            problems.append(f"web config: basic_auth_users.{user}: not a bcrypt hash; generate one with "
-                            f"`htpasswd -nBC 10 \"\" | tr -d ':\\n'`")
+            problems.append(
+                f"web config: basic_auth_users.{user}: not a bcrypt hash; generate one with "
+                f"`htpasswd -nBC 10 \"\" | tr -d ':\\n'`"
+            )
             continue
         wc.users[str(user)] = hb
     if problems:

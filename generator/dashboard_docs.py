@@ -38,23 +38,39 @@ This page shows the default configuration; `make generate` rewrites it.
 RECORDS = {
     dashboard_rules.STATE: "certificates per `state` (expired, critical, warning, fine; by the configured days)",
     dashboard_rules.ISSUER: "certificates per issuer CN",
-    dashboard_rules.NAMESPACE: "certificates per namespace of their Secret or ConfigMap (`namespace=\"\"` for the others)",
-    dashboard_rules.PLACE_COUNT: "certificates per kind of place (`place_kind`: file, kubeconfig, Secret, ConfigMap, caBundle)",
+    dashboard_rules.NAMESPACE: (
+        'certificates per namespace of their Secret or ConfigMap (`namespace=""` for the others)'
+    ),
+    dashboard_rules.PLACE_COUNT: (
+        "certificates per kind of place (`place_kind`: file, kubeconfig, Secret, ConfigMap, caBundle)"
+    ),
     dashboard_rules.PLACE_SOONEST: "the earliest `not_after` per kind of place",
     dashboard_rules.WITHIN: "certificates expiring `within` 7d, 30d, 90d, 180d, 365d (not yet expired)",
 }
 
 
 def render(cfg: Config) -> str:
-    out = [INTRO, "## Recording rules (group `x509-certificates-dashboards`)", "",
-           "Each certificate counts once however many exporters report it; the series keep `job`, the "
-           "selector's labels and, with `multiCluster`, the cluster label.", "",
-           "| record | what |", "|---|---|"]
+    out = [
+        INTRO,
+        "## Recording rules (group `x509-certificates-dashboards`)",
+        "",
+        "Each certificate counts once however many exporters report it; the series keep `job`, the "
+        "selector's labels and, with `multiCluster`, the cluster label.",
+        "",
+        "| record | what |",
+        "|---|---|",
+    ]
     out += [f"| `{name}` | {what} |" for name, what in RECORDS.items()]
     for name, model in dashboards(cfg).items():
-        out += ["", f"## {model['title']}", "", f"uid `{model['uid']}`, file `dashboards/{name}`. "
-                f"{model['description']}", "", "Variables: " + ", ".join(
-                    f"`{v['name']}`" for v in model["templating"]["list"]) + ".", ""]
+        out += [
+            "",
+            f"## {model['title']}",
+            "",
+            f"uid `{model['uid']}`, file `dashboards/{name}`. {model['description']}",
+            "",
+            "Variables: " + ", ".join(f"`{v['name']}`" for v in model["templating"]["list"]) + ".",
+            "",
+        ]
         for panel in model["panels"]:
             if panel["type"] == "row":
                 out += [f"### Row: {panel['title']}", ""]

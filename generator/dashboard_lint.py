@@ -9,12 +9,13 @@ only through rate/increase.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
-from typing import Iterator
 
 import promql_parser as p
 
 from x509_mixin.catalogue.metrics import BY_NAME, metric_enabled
+from x509_mixin.catalogue.promql import op, selector_matchers
 from x509_mixin.mixin.config import Config
 from x509_mixin.mixin.grafana import DATASOURCE
 from x509_mixin.mixin.rules import recording_groups
@@ -52,8 +53,8 @@ def parse(expr: str):
     return p.parse(expr.replace("$__rate_interval", _SENTINEL))
 
 
-def _matchers(selector: p.VectorSelector) -> set[tuple[str, str, str]]:
-    return {(m.name, str(m.op), m.value) for m in selector.matchers.matchers}
+def _matchers(matchers: list[p.Matcher]) -> set[tuple[str, str, str]]:
+    return {(m.name, op(m), m.value) for m in matchers}
 
 
 def recorded_names(cfg: Config) -> set[str]:
@@ -81,28 +82,29 @@ def _lint_expr(cfg: Config, expr: str, recorded: set[str]) -> list[str]:
     except Exception as exc:  # the parser's errors are plain exceptions
         return [f"the query does not parse: {exc}"]
     problems = []
-    required = _matchers(p.parse("up{%s}" % cfg.selector))
-    job = ("job", str(p.MatchOp.Re), "$job")
-    instance = ("instance", str(p.MatchOp.Re), "$instance")
-    cluster = (cfg.clusterLabel, str(p.MatchOp.Re), "$cluster")
+    required = _matchers(selector_matchers(cfg.selector))
+    job = ("job", "=~", "$job")
+    instance = ("instance", "=~", "$instance")
+    cluster = (cfg.clusterLabel, "=~", "$cluster")
     for node, in_rate in nodes(tree):
         if isinstance(node, p.VectorSelector):
-            have = _matchers(node)
+            name = node.name or str(node)
+            have = _matchers(node.matchers.matchers)
             if not required <= have:
-                problems.append(f"{node.name} lacks the configured selector {{{cfg.selector}}}")
+                problems.append(f"{name} lacks the configured selector {{{cfg.selector}}}")
             if job not in have:
-                problems.append(f'{node.name} lacks job=~"$job"')
+                problems.append(f'{name} lacks job=~"$job"')
             # Recorded series aggregate the reporters (instance) away.
-            if instance not in have and node.name not in recorded:
-                problems.append(f'{node.name} lacks instance=~"$instance"')
+            if instance not in have and name not in recorded:
+                problems.append(f'{name} lacks instance=~"$instance"')
             if cfg.multiCluster and cluster not in have:
-                problems.append(f'{node.name} lacks {cfg.clusterLabel}=~"$cluster"')
-            why = metric_problem(cfg, node.name, recorded)
+                problems.append(f'{name} lacks {cfg.clusterLabel}=~"$cluster"')
+            why = metric_problem(cfg, name, recorded)
             if why:
                 problems.append(why)
             # A counter's raw value means nothing across restarts.
-            if node.name.endswith("_total") and not in_rate:
-                problems.append(f"counter {node.name} must be read through rate() or increase()")
+            if name.endswith("_total") and not in_rate:
+                problems.append(f"counter {name} must be read through rate() or increase()")
         elif isinstance(node, p.Call) and node.func.name in RATE_FUNCTIONS:
             matrix = node.args[0]
             if isinstance(matrix, p.MatrixSelector) and matrix.range != _SENTINEL_RANGE:
@@ -111,7 +113,9 @@ def _lint_expr(cfg: Config, expr: str, recorded: set[str]) -> list[str]:
 
 
 def _overlaps(a: dict, b: dict) -> bool:
-    return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+    return (
+        a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+    )
 
 
 def _lint_variables(model: dict, cfg: Config) -> list[str]:
@@ -162,7 +166,7 @@ def lint_dashboard(model: dict, cfg: Config, recorded: set[str] | None = None) -
     for i, (name_a, a) in enumerate(grids):
         if a["x"] + a["w"] > 24:
             problems.append(f"dashboard {title}, panel {name_a}: wider than the 24 grid columns")
-        for name_b, b in grids[i + 1:]:
+        for name_b, b in grids[i + 1 :]:
             if _overlaps(a, b):
                 problems.append(f"dashboard {title}: panels {name_a} and {name_b} overlap")
     return problems
@@ -171,7 +175,7 @@ def lint_dashboard(model: dict, cfg: Config, recorded: set[str] | None = None) -
 def lint_dashboards(models: dict[str, dict], cfg: Config) -> list[str]:
     recorded = recorded_names(cfg)
     problems = [line for model in models.values() for line in lint_dashboard(model, cfg, recorded)]
-    uids = [m.get("uid") for m in models.values()]
+    uids = [str(m.get("uid")) for m in models.values()]
     for uid in sorted({u for u in uids if uids.count(u) > 1}):
         problems.append(f"dashboards: uid {uid} is used more than once")
     return problems

@@ -30,25 +30,45 @@ def import_variant(model: dict) -> dict:
     source and makes it the datasource variable's default."""
     panel_types = sorted({p["type"] for p in model["panels"] if p["type"] != "row"})
     out = {
-        "__inputs": [{"name": INPUT, "label": "Prometheus", "description": "The Prometheus scraping the exporters",
-                      "type": "datasource", "pluginId": "prometheus", "pluginName": "Prometheus"}],
-        "__requires": [{"type": "grafana", "id": "grafana", "name": "Grafana", "version": MIN_GRAFANA},
-                       {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"}]
+        "__inputs": [
+            {
+                "name": INPUT,
+                "label": "Prometheus",
+                "description": "The Prometheus scraping the exporters",
+                "type": "datasource",
+                "pluginId": "prometheus",
+                "pluginName": "Prometheus",
+            }
+        ],
+        "__requires": [
+            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": MIN_GRAFANA},
+            {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
+        ]
         + [{"type": "panel", "id": t, "name": t, "version": ""} for t in panel_types],
         **copy.deepcopy(model),
     }
     for variable in out["templating"]["list"]:
         if variable["type"] == "datasource":
-            variable["current"] = {"selected": True, "text": "${%s}" % INPUT, "value": "${%s}" % INPUT}
+            variable["current"] = {"selected": True, "text": "${" + INPUT + "}", "value": "${" + INPUT + "}"}
     return out
 
 
 def provisioning(cfg: Config) -> dict:
-    return {"apiVersion": 1, "providers": [{
-        "name": "x509-mixin", "orgId": 1, "folder": cfg.dashboardFolder, "type": "file",
-        "disableDeletion": False, "allowUiUpdates": False, "updateIntervalSeconds": 60,
-        "options": {"path": PROVISIONING_PATH, "foldersFromFilesStructure": False},
-    }]}
+    return {
+        "apiVersion": 1,
+        "providers": [
+            {
+                "name": "x509-mixin",
+                "orgId": 1,
+                "folder": cfg.dashboardFolder,
+                "type": "file",
+                "disableDeletion": False,
+                "allowUiUpdates": False,
+                "updateIntervalSeconds": 60,
+                "options": {"path": PROVISIONING_PATH, "foldersFromFilesStructure": False},
+            }
+        ],
+    }
 
 
 def _k8s_name(uid: str) -> str:
@@ -59,12 +79,22 @@ def _k8s_name(uid: str) -> str:
 def configmaps(cfg: Config, models: dict[str, dict]) -> str:
     """One ConfigMap per dashboard, labelled for the sidecar; no namespace, so that
     `kubectl apply -n <grafana's namespace>` decides."""
-    docs = [dump({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": _k8s_name(model["uid"]), "labels": dict(cfg.dashboardSidecarLabels),
-                     "annotations": {"grafana_folder": cfg.dashboardFolder}},
-        "data": {name: to_json(model)},
-    }, header=False) for name, model in models.items()]
+    docs = [
+        dump(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": _k8s_name(model["uid"]),
+                    "labels": dict(cfg.dashboardSidecarLabels),
+                    "annotations": {"grafana_folder": cfg.dashboardFolder},
+                },
+                "data": {name: to_json(model)},
+            },
+            header=False,
+        )
+        for name, model in models.items()
+    ]
     return HEADER + "---\n".join(docs)
 
 

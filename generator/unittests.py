@@ -14,13 +14,14 @@ from __future__ import annotations
 import copy
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import promql_parser
 import yaml
 
+from x509_mixin.catalogue.promql import matches, op, parse_vector_selector, selector_matchers, selector_text
 from x509_mixin.generator import promtool
 from x509_mixin.generator.build import ALERTS_FILE, RULES_FILE, write
 from x509_mixin.mixin.config import Config, load
@@ -31,11 +32,25 @@ RULE_FILE_NAME = "prometheus_alerts.yaml"
 RECORDING_FILE_NAME = "prometheus_rules.yaml"
 
 # Config fields whose effect `adapt` can apply to a suite's expectations.
-ADAPTABLE = frozenset({
-    "alertNamePrefix", "severities", "extraAlertLabels", "extraAlertAnnotations", "runbookUrlPattern",
-    "disabledAlerts", "selector", "multiCluster", "clusterLabel", "prometheusRule",
-    "grafanaUrl", "dashboardUidPrefix", "dashboardTags", "dashboardFolder", "dashboardSidecarLabels",
-})
+ADAPTABLE = frozenset(
+    {
+        "alertNamePrefix",
+        "severities",
+        "extraAlertLabels",
+        "extraAlertAnnotations",
+        "runbookUrlPattern",
+        "disabledAlerts",
+        "selector",
+        "multiCluster",
+        "clusterLabel",
+        "prometheusRule",
+        "grafanaUrl",
+        "dashboardUidPrefix",
+        "dashboardTags",
+        "dashboardFolder",
+        "dashboardSidecarLabels",
+    }
+)
 CLUSTER_VALUE = "east"
 
 # Non-default configurations the default suite also runs under (see tests and docs).
@@ -105,51 +120,41 @@ def effective_config(suite: Suite, user: Config | None) -> Config:
 
 # ---- adapting expectations ------------------------------------------------------------
 
+
 def _selector_labels(selector: str) -> tuple[dict[str, str], set[str]]:
     """Label values that satisfy the selector, and the names of its equality matchers."""
-    expr = promql_parser.parse("up{%s}" % selector)
     values, equal = {}, set()
-    for m in expr.matchers.matchers:
-        op = str(m.op).rsplit(".", 1)[-1]
-        if op == "Equal":
+    for m in selector_matchers(selector):
+        if op(m) == "=":
             values[m.name] = m.value
             equal.add(m.name)
-        elif op == "Re":
+        elif op(m) == "=~":
             first = m.value.split("|")[0]
             if re.escape(first) != first or not re.fullmatch(m.value, first):
-                raise CannotAdapt(f"selector matcher {m.name}=~{m.value!r}: no literal alternative to label series with")
+                raise CannotAdapt(
+                    f"selector matcher {m.name}=~{m.value!r}: no literal alternative to label series with"
+                )
             values[m.name] = first
         else:  # != and !~ : the suites' series must already satisfy them
             current = "x509-certificate-exporter" if m.name == "job" else ""
-            ok = (current != m.value) if op == "NotEqual" else not re.fullmatch(m.value, current)
+            ok = (current != m.value) if op(m) == "!=" else not re.fullmatch(m.value, current)
             if not ok:
                 raise CannotAdapt(f"selector matcher on {m.name} excludes the suites' series")
     return values, equal
 
 
 def _matches(selector: str, labels: dict[str, str]) -> bool:
-    for m in promql_parser.parse("up{%s}" % selector).matchers.matchers:
-        op, value = str(m.op).rsplit(".", 1)[-1], labels.get(m.name, "")
-        hit = {"Equal": value == m.value, "NotEqual": value != m.value,
-               "Re": re.fullmatch(m.value, value) is not None, "NotRe": re.fullmatch(m.value, value) is None}[op]
-        if not hit:
-            return False
-    return True
+    return all(matches(m, labels.get(m.name, "")) for m in selector_matchers(selector))
 
 
 def _relabel_series(series: str, base_selector: str, targets: dict[str, str], everywhere: dict[str, str]) -> str:
     """Series of the exporter's targets get `targets`; every series gets `everywhere`."""
-    expr = promql_parser.parse(series)
+    expr = parse_vector_selector(series)
     labels = {m.name: m.value for m in expr.matchers.matchers}
     if _matches(base_selector, labels):
         labels.update(targets)
     labels.update(everywhere)
-    body = ", ".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-    return f"{expr.name}{{{body}}}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
+    return selector_text(expr.name or "", labels)
 
 
 def adapt(doc: dict, base: Config, cfg: Config) -> dict:
@@ -174,7 +179,7 @@ def adapt(doc: dict, base: Config, cfg: Config) -> dict:
             name = rule_test["alertname"]
             if not name.startswith(base.alertNamePrefix):
                 raise CannotAdapt(f"alert {name} does not carry the prefix {base.alertNamePrefix!r}")
-            short = name[len(base.alertNamePrefix):]
+            short = name[len(base.alertNamePrefix) :]
             rule_test["alertname"] = cfg.alert_name(short)
             if short in cfg.disabledAlerts:
                 rule_test["exp_alerts"] = []
@@ -211,8 +216,14 @@ def adapt(doc: dict, base: Config, cfg: Config) -> dict:
 
 # ---- running ---------------------------------------------------------------------------
 
-def run_suite(suite: Suite, cfg: Config, workdir: Path, rules_cfg: Config | None = None,
-              mutate: Callable[[str], str] | None = None) -> promtool.Result:
+
+def run_suite(
+    suite: Suite,
+    cfg: Config,
+    workdir: Path,
+    rules_cfg: Config | None = None,
+    mutate: Callable[[str], str] | None = None,
+) -> promtool.Result:
     """Generate the rules for `cfg`, adapt the suite's files to it, run promtool test rules.
 
     `rules_cfg` and `mutate` (applied to the rule file's text) exist to prove that the suites

@@ -26,8 +26,7 @@ _Dumper.add_representer(str, _str)
 
 def dump(data: Any, header: bool = True) -> str:
     """YAML text: keys in insertion order, long lines unwrapped, same input -> same bytes."""
-    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=1 << 16, allow_unicode=True,
-                     default_flow_style=False)
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=1 << 16, allow_unicode=True, default_flow_style=False)
     return (HEADER if header else "") + text
 
 

@@ -29,20 +29,27 @@ def _window(text: str) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="x509-mixin migrate",
-                                     description="Migrate x509-certificate-exporter v3 artifacts to v4.")
+    parser = argparse.ArgumentParser(
+        prog="x509-mixin migrate", description="Migrate x509-certificate-exporter v3 artifacts to v4."
+    )
     sub = parser.add_subparsers(dest="what", required=True, metavar="rules|dashboard|values|flags")
-    helps = {"rules": "Prometheus rule files and PrometheusRule objects",
-             "dashboard": "Grafana dashboard JSON files",
-             "values": "the Helm chart's values.yaml"}
+    helps = {
+        "rules": "Prometheus rule files and PrometheusRule objects",
+        "dashboard": "Grafana dashboard JSON files",
+        "values": "the Helm chart's values.yaml",
+    }
     for name, text in helps.items():
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("files", nargs="+" if name != "values" else 1, metavar="FILE")
         mode = cmd.add_mutually_exclusive_group()
         mode.add_argument("-i", "--in-place", action="store_true", help="rewrite each FILE in place")
         mode.add_argument("--check", action="store_true", help="write nothing; exit 1 when a change is due")
-        cmd.add_argument("--window", type=_window, default=DEFAULT_WINDOW,
-                         help=f"range of increase() replacing x509_read_errors (default {DEFAULT_WINDOW})")
+        cmd.add_argument(
+            "--window",
+            type=_window,
+            default=DEFAULT_WINDOW,
+            help=f"range of increase() replacing x509_read_errors (default {DEFAULT_WINDOW})",
+        )
     cmd = sub.add_parser("flags", help="a v3 command line, printed as the v4 YAML configuration")
     cmd.add_argument("--check", action="store_true", help="print nothing; exit 1 when the command line needs a change")
     cmd.add_argument("args", nargs=argparse.REMAINDER, metavar="-- ARGS", help="the v3 command line")
@@ -56,8 +63,7 @@ def _emit(report: Report) -> None:
 
 def _files(args) -> int:
     if len(args.files) > 1 and not (args.in_place or args.check):
-        print(f"x509-mixin migrate {args.what}: several files need -i or --check (stdout takes one)",
-              file=sys.stderr)
+        print(f"x509-mixin migrate {args.what}: several files need -i or --check (stdout takes one)", file=sys.stderr)
         return 2
     report = Report()
     results = []

@@ -9,15 +9,23 @@ spliced into the original text, so key order, indentation and every other byte a
 from __future__ import annotations
 
 import json
-from json.decoder import scanstring
 
 from x509_mixin.migrate.fileio import line_of, splice
 from x509_mixin.migrate.grafana import migrate_panel_expr, restore, substitute
-from x509_mixin.migrate.promql import (DEFAULT_WINDOW, ExprResult, PromQLError, gate_warnings, metric_names, parse,
-                                       rename_selector)
+from x509_mixin.migrate.promql import (
+    DEFAULT_WINDOW,
+    ExprResult,
+    PromQLError,
+    gate_warnings,
+    metric_names,
+    parse,
+    rename_selector,
+)
 from x509_mixin.migrate.report import InputError, Report
 
 _WS = " \t\n\r"
+_DECODER = json.JSONDecoder()
+
 _DECODER = json.JSONDecoder()
 
 
@@ -34,7 +42,7 @@ def string_spans(text: str) -> list[tuple[tuple, int, int, str]]:
         i = skip(i)
         ch = text[i]
         if ch == '"':
-            s, end = scanstring(text, i + 1)
+            s, end = _DECODER.raw_decode(text, i)
             spans.append((path, i, end, s))
             return end
         if ch in "{[":
@@ -42,7 +50,7 @@ def string_spans(text: str) -> list[tuple[tuple, int, int, str]]:
             i = skip(i + 1)
             while text[i] != close:
                 if ch == "{":
-                    key, i = scanstring(text, skip(i) + 1)
+                    key, i = _DECODER.raw_decode(text, skip(i))
                     i = skip(i) + 1  # the colon
                     i = skip(value(i, path + (key,)))
                 else:
@@ -61,7 +69,7 @@ def _template_query(query: str, window: str) -> ExprResult:
     """A query variable: Grafana's label_values()/query_result() or plain PromQL."""
     stripped = query.strip()
     if stripped.startswith("label_values(") and stripped.endswith(")"):
-        inner = stripped[len("label_values("):-1]
+        inner = stripped[len("label_values(") : -1]
         if "," not in inner:
             return ExprResult(query, False)  # label_values(label): no metric
         selector, label = inner.rsplit(",", 1)
@@ -70,10 +78,14 @@ def _template_query(query: str, window: str) -> ExprResult:
         warnings = gate_warnings(metric_names(parse(swapped)))
         if not changed:
             return ExprResult(query, False, [], warnings)
-        return ExprResult(f"label_values({restore(new, mapping)},{label})", True,
-                          ["x509_read_errors was removed in v4; its series are now x509_source_errors_total"], warnings)
+        return ExprResult(
+            f"label_values({restore(new, mapping)},{label})",
+            True,
+            ["x509_read_errors was removed in v4; its series are now x509_source_errors_total"],
+            warnings,
+        )
     if stripped.startswith("query_result(") and stripped.endswith(")"):
-        result = migrate_panel_expr(stripped[len("query_result("):-1], window)
+        result = migrate_panel_expr(stripped[len("query_result(") : -1], window)
         if result.changed:
             result.text = f"query_result({result.text})"
         else:
@@ -94,7 +106,7 @@ def _unwrap(doc, path: str):
 
 
 def _is_query_variable(dash: dict, path: tuple, prefix: tuple) -> bool:
-    rest = path[len(prefix):]
+    rest = path[len(prefix) :]
     if rest[:2] != ("templating", "list") or len(rest) < 4:
         return False
     var = dash["templating"]["list"][rest[2]]
@@ -123,15 +135,15 @@ def migrate(text: str, path: str, report: Report, window: str = DEFAULT_WINDOW) 
     dash, prefix = _unwrap(doc, path)
     edits = []
     for spath, start, end, value in string_spans(text):
-        if spath[:len(prefix)] != prefix:
+        if spath[: len(prefix)] != prefix:
             continue
         is_expr = spath[-1] == "expr"
         if not is_expr and not _is_query_variable(dash, spath, prefix):
             continue
-        if _foreign_datasource(dash, spath[len(prefix):]):
+        if _foreign_datasource(dash, spath[len(prefix) :]):
             continue
         line = line_of(text, start)
-        where = ".".join(map(str, spath[len(prefix):]))
+        where = ".".join(map(str, spath[len(prefix) :]))
         try:
             result = migrate_panel_expr(value, window) if is_expr else _template_query(value, window)
         except PromQLError as exc:

@@ -27,33 +27,76 @@ class Flag:
 
 
 V3_FLAGS: tuple[Flag, ...] = (
-    Flag("help", "h", "bool"), Flag("version", "v", "bool"),
-    Flag("listen-address", "b", "value"), Flag("web.systemd-socket", None, "bool"),
-    Flag("web.config.file", None, "value"), Flag("debug", None, "bool"),
-    Flag("trim-path-components", None, "value"), Flag("expose-relative-metrics", None, "bool"),
-    Flag("expose-per-cert-error-metrics", None, "bool"), Flag("expose-labels", "l", "value"),
-    Flag("profile", None, "bool"), Flag("skip-symlinks", None, "bool"),
+    Flag("help", "h", "bool"),
+    Flag("version", "v", "bool"),
+    Flag("listen-address", "b", "value"),
+    Flag("web.systemd-socket", None, "bool"),
+    Flag("web.config.file", None, "value"),
+    Flag("debug", None, "bool"),
+    Flag("trim-path-components", None, "value"),
+    Flag("expose-relative-metrics", None, "bool"),
+    Flag("expose-per-cert-error-metrics", None, "bool"),
+    Flag("expose-labels", "l", "value"),
+    Flag("profile", None, "bool"),
+    Flag("skip-symlinks", None, "bool"),
     Flag("max-cache-duration", None, "value"),
-    Flag("kube-api-rate-limit-qps", None, "value"), Flag("kube-api-rate-limit-burst", None, "value"),
-    Flag("watch-file", "f", "list"), Flag("watch-dir", "d", "list"), Flag("watch-kubeconf", "k", "list"),
-    Flag("watch-kube-secrets", None, "bool"), Flag("kubeconfig", None, "value"),
-    Flag("secret-type", "s", "list"), Flag("configmap-keys", "c", "list"),
-    Flag("include-namespace", None, "list"), Flag("exclude-namespace", None, "list"),
-    Flag("include-namespace-label", None, "list"), Flag("exclude-namespace-label", None, "list"),
-    Flag("include-label", None, "list"), Flag("exclude-label", None, "list"),
+    Flag("kube-api-rate-limit-qps", None, "value"),
+    Flag("kube-api-rate-limit-burst", None, "value"),
+    Flag("watch-file", "f", "list"),
+    Flag("watch-dir", "d", "list"),
+    Flag("watch-kubeconf", "k", "list"),
+    Flag("watch-kube-secrets", None, "bool"),
+    Flag("kubeconfig", None, "value"),
+    Flag("secret-type", "s", "list"),
+    Flag("configmap-keys", "c", "list"),
+    Flag("include-namespace", None, "list"),
+    Flag("exclude-namespace", None, "list"),
+    Flag("include-namespace-label", None, "list"),
+    Flag("exclude-namespace-label", None, "list"),
+    Flag("include-label", None, "list"),
+    Flag("exclude-label", None, "list"),
     Flag("expose-secret-label", None, "list"),
 )
 _BY_LONG = {f.long: f for f in V3_FLAGS}
 _BY_SHORT = {f.short: f for f in V3_FLAGS if f.short}
 
 # What the v4 exporter's command line still accepts (cmd/x509-certificate-exporter/main.go, v4.2.0).
-V4_SHORTCUTS = frozenset({
-    "config", "C", "watch-file", "f", "watch-dir", "d", "watch-kubeconf", "k", "watch-kube-secrets",
-    "listen-address", "b", "web.config.file", "probe.listen-address", "debug", "profile", "help", "h",
-})
-KUBE_ONLY = ("kubeconfig", "secret-type", "configmap-keys", "include-namespace", "exclude-namespace",
-             "include-namespace-label", "exclude-namespace-label", "include-label", "exclude-label",
-             "expose-secret-label", "kube-api-rate-limit-qps", "kube-api-rate-limit-burst", "max-cache-duration")
+V4_SHORTCUTS = frozenset(
+    {
+        "config",
+        "C",
+        "watch-file",
+        "f",
+        "watch-dir",
+        "d",
+        "watch-kubeconf",
+        "k",
+        "watch-kube-secrets",
+        "listen-address",
+        "b",
+        "web.config.file",
+        "probe.listen-address",
+        "debug",
+        "profile",
+        "help",
+        "h",
+    }
+)
+KUBE_ONLY = (
+    "kubeconfig",
+    "secret-type",
+    "configmap-keys",
+    "include-namespace",
+    "exclude-namespace",
+    "include-namespace-label",
+    "exclude-namespace-label",
+    "include-label",
+    "exclude-label",
+    "expose-secret-label",
+    "kube-api-rate-limit-qps",
+    "kube-api-rate-limit-burst",
+    "max-cache-duration",
+)
 _GO_REGEXP_SPECIAL = set("\\.+*?()|[]{}^$")
 
 
@@ -109,7 +152,7 @@ def parse(argv: list[str]) -> list[tuple[int, Flag, str]]:
                     j += 1
                     continue
                 if j + 1 < len(arg):
-                    out.append((pos, flag, arg[j + 1:]))
+                    out.append((pos, flag, arg[j + 1 :]))
                 elif i + 1 < len(argv):
                     i += 1
                     out.append((pos, flag, argv[i]))
@@ -193,8 +236,9 @@ def migrate(argv: list[str], report: Report) -> tuple[str, bool]:
             b.change(pos, shown, f"log.level: {b.section('log')['level']}")
         elif name == "profile":
             b.config.setdefault("diagnostics", {}).setdefault("pprof", {})["enabled"] = truth
-            b.change(pos, shown, f"diagnostics.pprof.enabled: {value}",
-                     "v4 serves pprof on diagnostics.pprof.listen (:6060)")
+            b.change(
+                pos, shown, f"diagnostics.pprof.enabled: {value}", "v4 serves pprof on diagnostics.pprof.listen (:6060)"
+            )
         elif name == "expose-labels":
             _expose_labels(b, pos, shown, value)
         elif name == "skip-symlinks":
@@ -210,8 +254,11 @@ def migrate(argv: list[str], report: Report) -> tuple[str, bool]:
     if not b.sources:
         b.warn(0, "no source: v4 refuses to start without one; add sources to the configuration")
     elif b.config.get("metrics", {}).get("exposeNotBefore") is None:
-        b.warn(0, "v3 always emitted x509_cert_not_before, v4 only with metrics.exposeNotBefore: true: add it if "
-                  "alerts or dashboards use it (x509-mixin migrate rules|dashboard says which)")
+        b.warn(
+            0,
+            "v3 always emitted x509_cert_not_before, v4 only with metrics.exposeNotBefore: true: add it if "
+            "alerts or dashboards use it (x509-mixin migrate rules|dashboard says which)",
+        )
     if "skip-symlinks" in seen:
         for source in b.sources:
             if source["kind"] in ("file", "kubeconfig"):
@@ -224,17 +271,23 @@ def migrate(argv: list[str], report: Report) -> tuple[str, bool]:
 def _expose_labels(b: _Builder, pos: int, shown: str, value: str) -> None:
     labels = [label.strip() for label in value.split(",") if label.strip()]
     for prefix, key in (("subject_", "exposeSubjectFields"), ("issuer_", "exposeIssuerFields")):
-        fields = [label[len(prefix):] for label in labels if label.startswith(prefix)]
+        fields = [label[len(prefix) :] for label in labels if label.startswith(prefix)]
         if fields:
             b.section("metrics")[key] = fields
             b.change(pos, shown, f"metrics.{key}: [{', '.join(fields)}]", "v4 narrows DN fields only")
         else:
-            b.warn(pos, f"{shown}: no {prefix}* label listed, but v4 cannot drop them all: metrics.{key} empty "
-                        "means every field")
+            b.warn(
+                pos,
+                f"{shown}: no {prefix}* label listed, but v4 cannot drop them all: metrics.{key} empty "
+                "means every field",
+            )
     others = [label for label in labels if not label.startswith(("subject_", "issuer_"))]
     if others:
-        b.warn(pos, f"{shown}: v4 always emits the other per-certificate labels ({', '.join(others)} included); "
-                    "no equivalent for restricting them")
+        b.warn(
+            pos,
+            f"{shown}: v4 always emits the other per-certificate labels ({', '.join(others)} included); "
+            "no equivalent for restricting them",
+        )
 
 
 def _sources(b: _Builder, parsed, lists: dict, seen: set) -> None:
@@ -248,15 +301,19 @@ def _sources(b: _Builder, parsed, lists: dict, seen: set) -> None:
     for pos, value in lists.get("watch-dir", []):
         name = "cli-dir-" + sanitize(value)
         b.sources.append({"kind": "file", "name": name, "paths": [value.rstrip("/") + "/*"], "formats": ["pem"]})
-        b.change(pos, f"--watch-dir {value}", f"sources[{name}].paths: {value.rstrip('/')}/*",
-                 "v4 watches globs; dir/* is v3's one-level directory scan")
+        b.change(
+            pos,
+            f"--watch-dir {value}",
+            f"sources[{name}].paths: {value.rstrip('/')}/*",
+            "v4 watches globs; dir/* is v3's one-level directory scan",
+        )
     kubeconfs = lists.get("watch-kubeconf", [])
     if kubeconfs:
         b.sources.append({"kind": "kubeconfig", "name": "cli-kubeconf", "paths": [v for _, v in kubeconfs]})
         for pos, value in kubeconfs:
             b.change(pos, f"--watch-kubeconf {value}", f"sources[cli-kubeconf].paths: {value}")
     if "watch-kube-secrets" not in seen:
-        for pos, flag, value in parsed:
+        for pos, flag, _value in parsed:
             if flag.long in KUBE_ONLY:
                 b.warn(pos, f"--{flag.long}: ignored, v3 used it only with --watch-kube-secrets")
         return
@@ -266,7 +323,7 @@ def _sources(b: _Builder, parsed, lists: dict, seen: set) -> None:
 def _kubernetes(b: _Builder, parsed, lists: dict) -> None:
     source: dict = {"kind": "kubernetes", "name": "cli-kube"}
     values = {flag.long: (pos, value) for pos, flag, value in parsed if flag.kind != "list"}
-    for pos, flag, value in parsed:
+    for pos, flag, _value in parsed:
         if flag.long == "watch-kube-secrets":
             b.change(pos, "--watch-kube-secrets", "sources[cli-kube] (kind: kubernetes)")
     if "kubeconfig" in values:
@@ -275,19 +332,31 @@ def _kubernetes(b: _Builder, parsed, lists: dict) -> None:
         b.change(pos, f"--kubeconfig {value}", f"sources[cli-kube].kubeconfig: {value}")
     qps, burst = values.get("kube-api-rate-limit-qps"), values.get("kube-api-rate-limit-burst")
     if qps and burst:
-        q, r = _int(qps[0], _BY_LONG["kube-api-rate-limit-qps"], qps[1]), \
-            _int(burst[0], _BY_LONG["kube-api-rate-limit-burst"], burst[1])
+        q, r = (
+            _int(qps[0], _BY_LONG["kube-api-rate-limit-qps"], qps[1]),
+            _int(burst[0], _BY_LONG["kube-api-rate-limit-burst"], burst[1]),
+        )
         if q > 0 and r > 0:
             source["rateLimit"] = {"qps": q, "burst": r}
-            b.change(qps[0], f"--kube-api-rate-limit-qps {qps[1]} --kube-api-rate-limit-burst {burst[1]}",
-                     f"sources[cli-kube].rateLimit: {{qps: {q}, burst: {r}}}")
+            b.change(
+                qps[0],
+                f"--kube-api-rate-limit-qps {qps[1]} --kube-api-rate-limit-burst {burst[1]}",
+                f"sources[cli-kube].rateLimit: {{qps: {q}, burst: {r}}}",
+            )
     elif qps or burst:
-        pos, _ = qps or burst
-        b.warn(pos, "v3 rate-limited the Kubernetes API only with both --kube-api-rate-limit-qps and "
-                    "--kube-api-rate-limit-burst; ignored")
-    namespaces = {}
-    for flag, key in (("include-namespace", "include"), ("exclude-namespace", "exclude"),
-                      ("include-namespace-label", "includeLabels"), ("exclude-namespace-label", "excludeLabels")):
+        pos = next(found for found in (qps, burst) if found)[0]
+        b.warn(
+            pos,
+            "v3 rate-limited the Kubernetes API only with both --kube-api-rate-limit-qps and "
+            "--kube-api-rate-limit-burst; ignored",
+        )
+    namespaces: dict[str, list[str]] = {}
+    for flag, key in (
+        ("include-namespace", "include"),
+        ("exclude-namespace", "exclude"),
+        ("include-namespace-label", "includeLabels"),
+        ("exclude-namespace-label", "excludeLabels"),
+    ):
         for pos, value in lists.get(flag, []):
             namespaces.setdefault(key, []).append(value)
             b.change(pos, f"--{flag} {value}", f"sources[cli-kube].namespaces.{key}: {value}")
@@ -306,8 +375,12 @@ def _kubernetes(b: _Builder, parsed, lists: dict) -> None:
         if not sep:
             raise InputError(ARGV, pos, f"--secret-type {value}: needs type:key-regexp (v3 refused it too)")
         types.append({"type": kind, "keyPatterns": [pattern], "format": "pem"})
-        b.change(pos, f"--secret-type {value}", f"sources[cli-kube].secrets.types: {{type: {kind}, "
-                                                f"keyPatterns: [{pattern}]}}", "the v3 key was already a regexp")
+        b.change(
+            pos,
+            f"--secret-type {value}",
+            f"sources[cli-kube].secrets.types: {{type: {kind}, keyPatterns: [{pattern}]}}",
+            "the v3 key was already a regexp",
+        )
     if not types:
         b.warn(0, "--watch-kube-secrets without --secret-type: v3 watched no Secret; secrets.types is left empty")
     secrets["types"] = types
@@ -319,7 +392,10 @@ def _kubernetes(b: _Builder, parsed, lists: dict) -> None:
     if keys:
         source["configMaps"] = {"keyPatterns": [f"^{quote_meta(v)}$" for _, v in keys], "format": "pem"}
         for pos, value in keys:
-            b.change(pos, f"--configmap-keys {value}",
-                     f"sources[cli-kube].configMaps.keyPatterns: ^{quote_meta(value)}$",
-                     "v3 matched ConfigMap keys exactly, v4 takes anchored regexps")
+            b.change(
+                pos,
+                f"--configmap-keys {value}",
+                f"sources[cli-kube].configMaps.keyPatterns: ^{quote_meta(value)}$",
+                "v3 matched ConfigMap keys exactly, v4 takes anchored regexps",
+            )
     b.sources.append(source)

@@ -38,7 +38,9 @@ def _is_duration_slot(text: str, i: int) -> bool:
 
 def substitute(text: str) -> tuple[str, dict[str, str]]:
     """Text with placeholders, and placeholder text -> variable."""
-    out, mapping, i, quote = [], {}, 0, None
+    out: list[str] = []
+    mapping: dict[str, str] = {}
+    i, quote = 0, None
     while i < len(text):
         ch = text[i]
         if quote:

@@ -16,6 +16,7 @@ from datetime import timedelta
 import promql_parser as pp
 
 from x509_mixin.catalogue.metrics import BY_NAME, CHART_GATE_KEYS, GATE_DEFAULTS, V3_REMOVED
+from x509_mixin.catalogue.promql import matcher_text, quote
 
 OLD = "x509_read_errors"
 NEW = V3_REMOVED[OLD]
@@ -26,14 +27,20 @@ DEFAULT_WINDOW = "15m"
 _INCREASE_LIKE = {"delta": "increase", "idelta": "increase", "increase": "increase"}
 _RATE_LIKE = {"deriv": "rate", "rate": "rate", "irate": "irate"}
 
-WHY_SELECTOR = (f"{OLD} was removed in v4; increase({NEW}[{{window}}]) counts the errors of the last "
-                "{window}, per source and reason")
+WHY_SELECTOR = (
+    f"{OLD} was removed in v4; increase({NEW}[{{window}}]) counts the errors of the last "
+    "{window}, per source and reason"
+)
 WHY_RANGE = f"{OLD} was removed in v4; {{fn}} over the {NEW} counter gives the change the v3 gauge showed"
-WHY_OVER_TIME = (f"{OLD} was removed in v4; a range over it becomes a subquery over increase({NEW}[{{window}}]), "
-                 "the counter form of the v3 gauge's value")
+WHY_OVER_TIME = (
+    f"{OLD} was removed in v4; a range over it becomes a subquery over increase({NEW}[{{window}}]), "
+    "the counter form of the v3 gauge's value"
+)
 WHY_ABSENT = f"{OLD} was removed in v4; absence of the exporter's error series is now absence of {NEW}"
-WARN_LABELS = (f"{NEW} has the labels source_kind, source_name and reason that {OLD} had not: "
-               "a binary operation matching on all labels may no longer match, use on(...)")
+WARN_LABELS = (
+    f"{NEW} has the labels source_kind, source_name and reason that {OLD} had not: "
+    "a binary operation matching on all labels may no longer match, use on(...)"
+)
 
 
 class PromQLError(ValueError):
@@ -109,8 +116,10 @@ def gate_warnings(names: set[str]) -> list[str]:
             continue
         gate, chart = metric.gate, CHART_GATE_KEYS[metric.gate]
         if GATE_DEFAULTS[gate]:
-            out.append(f"{name} needs metrics.{gate} (chart: {chart}) to stay on: v4 emits it by default, "
-                       f"setting it to false removes the series")
+            out.append(
+                f"{name} needs metrics.{gate} (chart: {chart}) to stay on: v4 emits it by default, "
+                f"setting it to false removes the series"
+            )
         else:
             out.append(f"{name} needs metrics.{gate}: true (chart: {chart}: true): v4 does not emit it by default")
     return out
@@ -126,7 +135,7 @@ def _name_of(sel) -> str | None:
 
 
 def _has_name_regex(tree) -> bool:
-    found = []
+    found: list[pp.Matcher] = []
 
     def visit(node):
         if isinstance(node, pp.VectorSelector) and not node.name:
@@ -137,32 +146,6 @@ def _has_name_regex(tree) -> bool:
 
 
 # --- printing -------------------------------------------------------------------------------
-
-# The binding's enums are not hashable: key by their names.
-_MATCH_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
-
-
-def _matcher(m) -> str:
-    return f"{m.name}{_MATCH_OPS[str(m.op)]}{quote(m.value)}"
-
-
-def quote(value: str) -> str:
-    """A PromQL double-quoted string (Go escapes)."""
-    out = []
-    for ch in value:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
 
 
 def duration(delta: timedelta) -> str:
@@ -212,9 +195,9 @@ class _Printer:
         matchers = [m for m in sel.matchers.matchers if not (name and m.name == "__name__")]
         text = name or ""
         if matchers or not text:
-            text += "{" + ",".join(map(_matcher, matchers))
+            text += "{" + ",".join(map(matcher_text, matchers))
             for group in sel.matchers.or_matchers or []:
-                text += " or " + ",".join(map(_matcher, group))
+                text += " or " + ",".join(map(matcher_text, group))
             text += "}"
         text += rng
         return text + self._modifiers(sel.offset, sel.at)
@@ -254,8 +237,12 @@ class _Printer:
 
     def _Call(self, node) -> str:
         fn, args = node.func.name, node.args
-        if len(args) == 1 and isinstance(args[0], pp.MatrixSelector) and _name_of(args[0].vector_selector) == OLD \
-                and (fn in _INCREASE_LIKE or fn in _RATE_LIKE):
+        if (
+            len(args) == 1
+            and isinstance(args[0], pp.MatrixSelector)
+            and _name_of(args[0].vector_selector) == OLD
+            and (fn in _INCREASE_LIKE or fn in _RATE_LIKE)
+        ):
             new_fn = _INCREASE_LIKE.get(fn) or _RATE_LIKE[fn]
             self._why(WHY_RANGE.format(fn=f"{new_fn}()"))
             return f"{new_fn}({self._counter(args[0].vector_selector, duration(args[0].range))})"
@@ -269,7 +256,8 @@ class _Printer:
         if op == "count" and OLD in metric_names(node.expr):
             self._warn(
                 f"count(...) over {NEW} counts sources x reasons, not exporters as count({OLD}) did: "
-                f"count by (job, instance) first if you meant exporters")
+                f"count by (job, instance) first if you meant exporters"
+            )
         text = op
         if node.modifier is not None:
             kind = "by" if node.modifier.type == pp.AggModifierType.By else "without"

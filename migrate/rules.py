@@ -17,8 +17,9 @@ from x509_mixin.migrate.report import InputError, Report
 SHAPE = "expected a Prometheus rule file (groups:) or a PrometheusRule object"
 
 
-def migrate_groups(text: str, groups: Node | None, path: str, window: str, report: Report,
-                   helm_templates: bool = False) -> list:
+def migrate_groups(
+    text: str, groups: Node | None, path: str, window: str, report: Report, helm_templates: bool = False
+) -> list:
     """Edits for every rule `expr` under a `groups:` sequence. With `helm_templates` (chart
     values, which go through Helm's `tpl`), an expression holding `{{` is reported, not parsed."""
     edits = []
@@ -32,22 +33,31 @@ def migrate_groups(text: str, groups: Node | None, path: str, window: str, repor
             if not isinstance(node, ScalarNode):
                 raise InputError(path, yt.line(node), f"{name}: expr is not a string")
             if helm_templates and "{{" in node.value:
-                report.warn(path, yt.line(node), f"{name}: expr holds Helm template actions and was not parsed: "
-                                                 "check it by hand")
+                report.warn(
+                    path,
+                    yt.line(node),
+                    f"{name}: expr holds Helm template actions and was not parsed: check it by hand",
+                )
                 continue
-            edit = migrate_expr_node(text, node, path, name, window, report,
-                                     in_flow=bool(getattr(rule, "flow_style", False)))
+            edit = migrate_expr_node(
+                text, node, path, name, window, report, in_flow=bool(getattr(rule, "flow_style", False))
+            )
             if edit:
                 edits.append(edit)
                 annotations = [v for _, v in yt.items(yt.value(rule, "annotations")) if isinstance(v, ScalarNode)]
                 if any("$value" in v.value for v in annotations):
-                    report.warn(path, yt.line(node), f"{name}: its annotations use $value, which is now the v4 "
-                                                     "form's value (errors over the window): check the wording")
+                    report.warn(
+                        path,
+                        yt.line(node),
+                        f"{name}: its annotations use $value, which is now the v4 "
+                        "form's value (errors over the window): check the wording",
+                    )
     return edits
 
 
-def migrate_expr_node(text: str, node: ScalarNode, path: str, name: str, window: str, report: Report,
-                      in_flow: bool = False):
+def migrate_expr_node(
+    text: str, node: ScalarNode, path: str, name: str, window: str, report: Report, in_flow: bool = False
+):
     """Migrate one PromQL scalar; returns its splice, or None when it needs no change."""
     try:
         result = migrate_expr(node.value, window)
@@ -61,7 +71,7 @@ def migrate_expr_node(text: str, node: ScalarNode, path: str, name: str, window:
     return yt.scalar_edit(text, node, result.text, in_flow)
 
 
-def _rule_documents(doc: Node | None, path: str, report: Report) -> list[Node]:
+def _rule_documents(doc: Node | None, path: str, report: Report) -> list[Node | None]:
     """The `groups` sequences of one document; other Kubernetes objects are skipped."""
     if doc is None:
         return []

@@ -80,7 +80,9 @@ def _plain_ok(new: str, in_flow: bool) -> bool:
     except YAMLError:
         return False
     found = value(node, "k")
-    return isinstance(found, ScalarNode) and found.style is None and found.value == new and found.tag.endswith(":str")
+    if not isinstance(found, ScalarNode):
+        return False
+    return found.style is None and found.value == new and (found.tag or "").endswith(":str")
 
 
 def scalar_edit(text: str, node: ScalarNode, new: str, in_flow: bool = False) -> tuple[int, int, str]:
@@ -93,7 +95,7 @@ def scalar_edit(text: str, node: ScalarNode, new: str, in_flow: bool = False) ->
         header, _, body = span.partition("\n")
         first = next((ln for ln in body.split("\n") if ln.strip()), "")
         indent = first[: len(first) - len(first.lstrip(" "))] or " " * (node.start_mark.column + 2)
-        tail = span[len(span.rstrip()):]
+        tail = span[len(span.rstrip()) :]
         content = "\n".join(indent + ln if ln else "" for ln in new.rstrip("\n").split("\n"))
         return start, end, f"{header}\n{content}{tail}"
     if style == "'" and "\n" not in new:
@@ -115,7 +117,7 @@ def _line_end(text: str, index: int) -> int:
 
 def own_line(text: str, key: ScalarNode) -> bool:
     """Whether the key starts its line (a block mapping entry, not `- key:` or flow)."""
-    return not text[_line_start(text, key.start_mark.index):key.start_mark.index].strip()
+    return not text[_line_start(text, key.start_mark.index) : key.start_mark.index].strip()
 
 
 def delete_edit(text: str, key: ScalarNode, val: Node) -> tuple[int, int, str]:
@@ -124,7 +126,7 @@ def delete_edit(text: str, key: ScalarNode, val: Node) -> tuple[int, int, str]:
     end_index = val.end_mark.index
     # Block values end at the start of the next line already; scalars end mid-line.
     end = end_index if end_index == _line_start(text, end_index) and end_index > start else _line_end(text, end_index)
-    indent = text[start:key.start_mark.index]
+    indent = text[start : key.start_mark.index]
     while start > 0:
         prev = _line_start(text, start - 1)
         if not text[prev:start].startswith(indent + "#"):
@@ -138,4 +140,4 @@ def delete_edit(text: str, key: ScalarNode, val: Node) -> tuple[int, int, str]:
 def insert_before_edit(text: str, key: ScalarNode, line_text: str) -> tuple[int, int, str]:
     """Insert `line_text` as a sibling entry on its own line just before `key`."""
     start = _line_start(text, key.start_mark.index)
-    return start, start, text[start:key.start_mark.index] + line_text + "\n"
+    return start, start, text[start : key.start_mark.index] + line_text + "\n"

@@ -8,8 +8,8 @@ and gives one alert per certificate however many exporters report it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import promql_parser
 
@@ -36,37 +36,49 @@ def _per_cert_reporter(cfg: Config) -> str:
     return "" if cfg.deduplicates else t.REPORTER
 
 
-def _error_burst(cfg: Config, base: str, counter: str, without: str, summary: str, sustained_summary: str,
-                 met: str, consequence: str) -> Alert:
+def _error_burst(
+    cfg: Config, base: str, counter: str, without: str, summary: str, sustained_summary: str, met: str, consequence: str
+) -> Alert:
     """More than 5 errors per 15 minutes; the *Sustained twin is the same query with a longer `for`."""
     sustained = base.endswith("Sustained")
     return Alert(
-        base, EXPORTER_GROUP,
+        base,
+        EXPORTER_GROUP,
         f"sum without ({without}) ({q.increase(cfg, counter, '15m')}) > 5",
         sustained_summary if sustained else summary,
-        met + " in the last 15 minutes"
+        met
+        + " in the last 15 minutes"
         + (f", and more than 5 per 15 minutes for {cfg.alertFor[base]}" if sustained else "")
-        + "; " + consequence,
+        + "; "
+        + consequence,
     )
 
 
 def _source_errors(cfg: Config, base: str) -> Alert:
     return _error_burst(
-        cfg, base, "x509_source_errors_total", "reason",
+        cfg,
+        base,
+        "x509_source_errors_total",
+        "reason",
         "A certificate source keeps failing to read bundles.",
         "A certificate source has been failing for a long time.",
         "Source {{ $labels.source_name }} ({{ $labels.source_kind }}) on {{ $labels.instance }} met "
-        + t.COUNT + " errors",
+        + t.COUNT
+        + " errors",
         "its certificates may be missing or out of date.",
     )
 
 
 def _kube_transport_errors(cfg: Config, base: str) -> Alert:
     return _error_burst(
-        cfg, base, "x509_kube_transport_errors_total", "resource, reason",
+        cfg,
+        base,
+        "x509_kube_transport_errors_total",
+        "resource, reason",
         "The exporter fails to talk to the Kubernetes API.",
         "The exporter has failed to talk to the Kubernetes API for a long time.",
-        "Kubernetes source {{ $labels.source_name }} on {{ $labels.instance }} met " + t.COUNT
+        "Kubernetes source {{ $labels.source_name }} on {{ $labels.instance }} met "
+        + t.COUNT
         + " API transport errors",
         "Secrets, ConfigMaps and caBundles may be out of date.",
     )
@@ -74,7 +86,8 @@ def _kube_transport_errors(cfg: Config, base: str) -> Alert:
 
 def _source_down(cfg: Config) -> Alert:
     return Alert(
-        "SourceDown", EXPORTER_GROUP,
+        "SourceDown",
+        EXPORTER_GROUP,
         f"{q.gauge(cfg, 'x509_source_up')} == 0",
         "A certificate source is down.",
         "Source {{ $labels.source_name }} ({{ $labels.source_kind }}) on {{ $labels.instance }} stopped after a "
@@ -86,10 +99,12 @@ def _keystore_passphrase(cfg: Config) -> Alert:
     pkcs12 = q.increase(cfg, "x509_pkcs12_passphrase_failures_total", "15m")
     jks = q.increase(cfg, "x509_jks_passphrase_failures_total", "15m")
     return Alert(
-        "KeystorePassphraseFailures", EXPORTER_GROUP,
+        "KeystorePassphraseFailures",
+        EXPORTER_GROUP,
         f"({pkcs12}) > 0 or ({jks}) > 0",
         "Keystores cannot be opened with the configured passphrase.",
-        "Source {{ $labels.source_name }} on {{ $labels.instance }} met " + t.COUNT
+        "Source {{ $labels.source_name }} on {{ $labels.instance }} met "
+        + t.COUNT
         + " passphrase failures opening PKCS#12 or JKS keystores in the last 15 minutes.",
     )
 
@@ -98,10 +113,13 @@ def _certificate_error(cfg: Config) -> Alert | None:
     if not cfg.gate("exposePerCertError"):
         return None
     return Alert(
-        "CertificateError", CERTIFICATES_GROUP,
+        "CertificateError",
+        CERTIFICATES_GROUP,
         f"{q.cert_gauge(cfg, 'x509_cert_error')} > 0",
         "A certificate bundle cannot be read or parsed.",
-        "The bundle in " + t.PLACE + _per_cert_reporter(cfg)
+        "The bundle in "
+        + t.PLACE
+        + _per_cert_reporter(cfg)
         + " cannot be read or parsed; x509_source_errors_total gives the reason.",
     )
 
@@ -113,7 +131,8 @@ def _expires_in(cfg: Config) -> str:
 def _certificate_renewal(cfg: Config) -> Alert:
     left = _expires_in(cfg)
     return Alert(
-        "CertificateRenewal", CERTIFICATES_GROUP,
+        "CertificateRenewal",
+        CERTIFICATES_GROUP,
         f"({left} < {q.days(cfg.warningDaysLeft)}) > 0",
         "A certificate is due for renewal.",
         t.CERTIFICATE + _per_cert_reporter(cfg) + " " + t.EXPIRES + ".",
@@ -122,7 +141,8 @@ def _certificate_renewal(cfg: Config) -> Alert:
 
 def _certificate_expiration(cfg: Config) -> Alert:
     return Alert(
-        "CertificateExpiration", CERTIFICATES_GROUP,
+        "CertificateExpiration",
+        CERTIFICATES_GROUP,
         f"{_expires_in(cfg)} < {q.days(cfg.criticalDaysLeft)}",
         "A certificate is about to expire or has expired.",
         t.CERTIFICATE + _per_cert_reporter(cfg) + " " + t.EXPIRES + ".",
@@ -138,7 +158,9 @@ def _certificate_not_yet_valid(cfg: Config) -> Alert | None:
     else:
         return None
     return Alert(
-        "CertificateNotYetValid", CERTIFICATES_GROUP, expr,
+        "CertificateNotYetValid",
+        CERTIFICATES_GROUP,
+        expr,
         "A certificate is not valid yet.",
         t.CERTIFICATE + _per_cert_reporter(cfg) + " becomes valid in {{ humanizeDuration $value }}.",
     )
@@ -162,18 +184,23 @@ def _certificate_renewal_overdue(cfg: Config) -> Alert | None:
         return None
     percent = f"{cfg.renewalOverdueFraction * 100:g}"
     return Alert(
-        "CertificateRenewalOverdue", CERTIFICATES_GROUP,
+        "CertificateRenewalOverdue",
+        CERTIFICATES_GROUP,
         f"{left} > 0 and {elapsed} > {frac} * {life} and {life} <= {max_life}",
         "A certificate was not renewed when automated renewal should have happened.",
-        t.CERTIFICATE + _per_cert_reporter(cfg) + f" has used more than {percent}% of its lifetime and "
-        + t.EXPIRES + "; its automated renewal should already have happened.",
+        t.CERTIFICATE
+        + _per_cert_reporter(cfg)
+        + f" has used more than {percent}% of its lifetime and "
+        + t.EXPIRES
+        + "; its automated renewal should already have happened.",
     )
 
 
 def _certificate_collision(cfg: Config) -> Alert:
     dropped = q.increase(cfg, "x509_cert_collision_dropped_total", "1h")
     return Alert(
-        "CertificateCollision", EXPORTER_GROUP,
+        "CertificateCollision",
+        EXPORTER_GROUP,
         f"({dropped}) > 0",
         "Certificates are invisible because their labels collide.",
         "The exporter on {{ $labels.instance }} dropped " + t.COUNT + " {{ $labels.source_kind }} certificates in the "
@@ -188,12 +215,15 @@ def _next_update_in(cfg: Config) -> str:
 def _crl_needs_refresh(cfg: Config) -> Alert:
     left = _next_update_in(cfg)
     soon = f"{left} < {q.days(cfg.crlWarningDaysLeft)}"
-    expr = (f"{soon} and {q.cert_gauge(cfg, 'x509_crl_stale')} == 0" if cfg.gate("exposeExpired")
-            else f"({soon}) >= 0")
+    expr = f"{soon} and {q.cert_gauge(cfg, 'x509_crl_stale')} == 0" if cfg.gate("exposeExpired") else f"({soon}) >= 0"
     return Alert(
-        "CRLNeedsRefresh", CERTIFICATES_GROUP, expr,
+        "CRLNeedsRefresh",
+        CERTIFICATES_GROUP,
+        expr,
         "A CRL is close to its next update date.",
-        t.CRL + _per_cert_reporter(cfg) + " must be refreshed: its next update is due in {{ humanizeDuration $value }}.",
+        t.CRL
+        + _per_cert_reporter(cfg)
+        + " must be refreshed: its next update is due in {{ humanizeDuration $value }}.",
     )
 
 
@@ -203,16 +233,19 @@ def _crl_stale(cfg: Config) -> Alert:
     left = _next_update_in(cfg)
     expr = f"{left} and {q.cert_gauge(cfg, 'x509_crl_stale')} > 0" if cfg.gate("exposeExpired") else f"{left} < 0"
     return Alert(
-        "CRLStale", CERTIFICATES_GROUP, expr,
+        "CRLStale",
+        CERTIFICATES_GROUP,
+        expr,
         "A CRL is past its next update date.",
         t.CRL + _per_cert_reporter(cfg) + " is stale: its next update was due "
-        "{{ reReplaceAll \"^-\" \"\" (humanizeDuration $value) }} ago.",
+        '{{ reReplaceAll "^-" "" (humanizeDuration $value) }} ago.',
     )
 
 
 def _exporter_down(cfg: Config) -> Alert:
     return Alert(
-        "ExporterDown", EXPORTER_GROUP,
+        "ExporterDown",
+        EXPORTER_GROUP,
         f"{q.sel(cfg, 'up')} == 0",
         "An x509 certificate exporter target is down.",
         "The target {{ $labels.instance }} of job {{ $labels.job }} cannot be scraped; the certificates it "
@@ -232,7 +265,9 @@ def _exporter_absent(cfg: Config) -> Alert:
     source = "$labels" if cfg.multiCluster else "$externalLabels"
     where = "{{ with " + source + "." + cfg.clusterLabel + " }} in cluster {{ . }}{{ end }}"
     return Alert(
-        "ExporterAbsent", EXPORTER_GROUP, expr,
+        "ExporterAbsent",
+        EXPORTER_GROUP,
+        expr,
         "The x509 certificate exporter has disappeared.",
         f"No target matching {{{cfg.selector}}} is scraped{where}; no certificate is monitored there.",
     )
@@ -241,7 +276,8 @@ def _exporter_absent(cfg: Config) -> Alert:
 def _source_bundles_lost(cfg: Config) -> Alert:
     # The exporter emits the gauge from the first bundle on, so 0 means "had some, now none".
     return Alert(
-        "SourceBundlesLost", EXPORTER_GROUP,
+        "SourceBundlesLost",
+        EXPORTER_GROUP,
         f"{q.gauge(cfg, 'x509_source_bundles')} == 0",
         "A certificate source has lost all its bundles.",
         "Source {{ $labels.source_name }} ({{ $labels.source_kind }}) on {{ $labels.instance }} held certificates "
@@ -252,10 +288,12 @@ def _source_bundles_lost(cfg: Config) -> Alert:
 def _exporter_panics(cfg: Config) -> Alert:
     panics = q.increase(cfg, "x509_panic_total", "15m")
     return Alert(
-        "ExporterPanics", EXPORTER_GROUP,
+        "ExporterPanics",
+        EXPORTER_GROUP,
         f"({panics}) > 0",
         "The exporter recovered from a panic.",
-        "The exporter on {{ $labels.instance }} recovered from " + t.COUNT
+        "The exporter on {{ $labels.instance }} recovered from "
+        + t.COUNT
         + " panics in {{ $labels.component }} in the last 15 minutes.",
     )
 
@@ -263,7 +301,8 @@ def _exporter_panics(cfg: Config) -> Alert:
 def _kube_watch_resync_storm(cfg: Config) -> Alert:
     resyncs = q.increase(cfg, "x509_kube_watch_resyncs_total", "15m")
     return Alert(
-        "KubeWatchResyncStorm", EXPORTER_GROUP,
+        "KubeWatchResyncStorm",
+        EXPORTER_GROUP,
         f"({resyncs}) > 10",
         "Kubernetes watches of the exporter restart too often.",
         "The watch of {{ $labels.resource }} by source {{ $labels.source_name }} on {{ $labels.instance }} "
@@ -274,7 +313,8 @@ def _kube_watch_resync_storm(cfg: Config) -> Alert:
 def _exporter_slow_scrapes(cfg: Config) -> Alert:
     limit = 0.8 * duration_seconds(cfg.scrapeTimeout)
     return Alert(
-        "ExporterSlowScrapes", EXPORTER_GROUP,
+        "ExporterSlowScrapes",
+        EXPORTER_GROUP,
         f"avg_over_time({q.sel(cfg, 'scrape_duration_seconds')}[5m]) > {limit:g}",
         "Scrapes of the exporter approach the scrape timeout.",
         "Scrapes of {{ $labels.instance }} took {{ humanizeDuration $value }} on average over 5 minutes, "

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
-
-import promql_parser
+from typing import Any
 
 from x509_mixin.catalogue.metrics import GATE_DEFAULTS
+from x509_mixin.catalogue.promql import parse_vector_selector
 
 # Base names (without prefix) of every alert the mixin can generate; severities, alertFor
 # and disabledAlerts are keyed by these.
@@ -148,7 +148,7 @@ def duration_seconds(text: str) -> float:
     m = _DURATION_RE.match(text) if isinstance(text, str) else None
     if not m or not text:
         raise ValueError(text)
-    return sum(int(v) * unit for v, unit in zip(m.groups(), _DURATION_UNITS) if v)
+    return sum(int(v) * unit for v, unit in zip(m.groups(), _DURATION_UNITS, strict=True) if v)
 
 
 @dataclass(frozen=True)
@@ -205,9 +205,17 @@ class Config:
 
 # ---- validation -------------------------------------------------------------------------
 
+
 def _type_name(value: Any) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list",
-            dict: "a mapping", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 class _Checker:
@@ -260,12 +268,12 @@ class _Checker:
 
 def _check_selector(c: _Checker, value: str) -> None:
     try:
-        expr = promql_parser.parse("up{%s}" % value)
-    except Exception as exc:  # the parser raises plain exceptions with a reason
-        c.fail("selector", value, f"not a PromQL label selector ({exc}); example: job=~\"x509-certificate-exporter.*\"")
+        expr = parse_vector_selector(f"up{{{value}}}")
+    except ValueError as exc:
+        c.fail("selector", value, f'not a PromQL label selector ({exc}); example: job=~"x509-certificate-exporter.*"')
         return
-    names = [m.name for m in expr.matchers.matchers] if isinstance(expr, promql_parser.VectorSelector) else []
-    if not isinstance(expr, promql_parser.VectorSelector) or expr.name != "up":
+    names = [m.name for m in expr.matchers.matchers]
+    if expr.name != "up" or expr.offset is not None or expr.at is not None:
         c.fail("selector", value, 'expected label matchers only, with no braces or operators, e.g. job=~"x509-.*"')
     elif not names:
         c.fail("selector", value, 'expected at least one label matcher, e.g. job=~"x509-certificate-exporter.*"')
@@ -274,16 +282,30 @@ def _check_selector(c: _Checker, value: str) -> None:
 
 
 def _check_grafana(c: _Checker, m: dict[str, Any]) -> None:
-    if c.expect("grafanaUrl", m["grafanaUrl"], (str,), "a string") and m["grafanaUrl"] and not _URL_RE.match(
-            m["grafanaUrl"]):
-        c.fail("grafanaUrl", m["grafanaUrl"], "expected \"\" or Grafana's base URL, e.g. https://grafana.example.org")
-    if m["grafanaUrl"] and isinstance(m["extraAlertAnnotations"], dict) and "dashboard_url" in m["extraAlertAnnotations"]:
-        c.fail("extraAlertAnnotations.dashboard_url", m["extraAlertAnnotations"]["dashboard_url"],
-               "generated from grafanaUrl; set one or the other")
+    if (
+        c.expect("grafanaUrl", m["grafanaUrl"], (str,), "a string")
+        and m["grafanaUrl"]
+        and not _URL_RE.match(m["grafanaUrl"])
+    ):
+        c.fail("grafanaUrl", m["grafanaUrl"], 'expected "" or Grafana\'s base URL, e.g. https://grafana.example.org')
+    if (
+        m["grafanaUrl"]
+        and isinstance(m["extraAlertAnnotations"], dict)
+        and "dashboard_url" in m["extraAlertAnnotations"]
+    ):
+        c.fail(
+            "extraAlertAnnotations.dashboard_url",
+            m["extraAlertAnnotations"]["dashboard_url"],
+            "generated from grafanaUrl; set one or the other",
+        )
     if c.expect("dashboardUidPrefix", m["dashboardUidPrefix"], (str,), "a string") and not _UID_PREFIX_RE.match(
-            m["dashboardUidPrefix"]):
-        c.fail("dashboardUidPrefix", m["dashboardUidPrefix"],
-               "expected at most 31 characters among letters, digits, - and _ (Grafana uids are at most 40)")
+        m["dashboardUidPrefix"]
+    ):
+        c.fail(
+            "dashboardUidPrefix",
+            m["dashboardUidPrefix"],
+            "expected at most 31 characters among letters, digits, - and _ (Grafana uids are at most 40)",
+        )
     if c.expect("dashboardTags", m["dashboardTags"], (list,), "a list of strings"):
         for tag in m["dashboardTags"]:
             if not isinstance(tag, str) or not tag.strip():
@@ -293,14 +315,20 @@ def _check_grafana(c: _Checker, m: dict[str, Any]) -> None:
     labels = m["dashboardSidecarLabels"]
     if c.expect("dashboardSidecarLabels", labels, (dict,), "a mapping of Kubernetes label names to strings"):
         if not labels:
-            c.fail("dashboardSidecarLabels", labels, "the Grafana sidecar needs a label to find the ConfigMaps, "
-                   "e.g. {grafana_dashboard: \"1\"}")
+            c.fail(
+                "dashboardSidecarLabels",
+                labels,
+                'the Grafana sidecar needs a label to find the ConfigMaps, e.g. {grafana_dashboard: "1"}',
+            )
         for key, value in labels.items():
             if not isinstance(key, str) or not _K8S_LABEL_KEY_RE.match(key):
                 c.fail("dashboardSidecarLabels", key, "expected a Kubernetes label name such as grafana_dashboard")
             elif not isinstance(value, str) or not _K8S_LABEL_VALUE_RE.match(value):
-                c.fail(f"dashboardSidecarLabels.{key}", value,
-                       "expected a Kubernetes label value (a string of at most 63 characters), e.g. \"1\"")
+                c.fail(
+                    f"dashboardSidecarLabels.{key}",
+                    value,
+                    'expected a Kubernetes label value (a string of at most 63 characters), e.g. "1"',
+                )
 
 
 def load(data: Mapping[str, Any] | None = None) -> Config:
@@ -320,9 +348,13 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
     m = merged
 
     if c.expect("alertNamePrefix", m["alertNamePrefix"], (str,), "a string") and not _ALERT_PREFIX_RE.match(
-            m["alertNamePrefix"]):
-        c.fail("alertNamePrefix", m["alertNamePrefix"], "use CamelCase letters and digits starting with a capital "
-               "(e.g. X509), or \"\" for the Helm chart's names")
+        m["alertNamePrefix"]
+    ):
+        c.fail(
+            "alertNamePrefix",
+            m["alertNamePrefix"],
+            'use CamelCase letters and digits starting with a capital (e.g. X509), or "" for the Helm chart\'s names',
+        )
     if c.expect("selector", m["selector"], (str,), "a string"):
         _check_selector(c, m["selector"])
     c.expect("multiCluster", m["multiCluster"], (bool,), "true or false")
@@ -336,16 +368,23 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
             c.fail(key, m[key], "expected a number of days greater than 0")
             days_ok = False
     if days_ok and m["warningDaysLeft"] <= m["criticalDaysLeft"]:
-        c.fail("warningDaysLeft", m["warningDaysLeft"],
-               f"must be greater than criticalDaysLeft ({m['criticalDaysLeft']}), or the warning never comes first")
+        c.fail(
+            "warningDaysLeft",
+            m["warningDaysLeft"],
+            f"must be greater than criticalDaysLeft ({m['criticalDaysLeft']}), or the warning never comes first",
+        )
 
     def check_severity(key: str, value: Any) -> None:
         if value not in SEVERITIES:
             c.fail(key, value, "expected one of info, warning, critical")
 
     c.alert_map("severities", m["severities"], check_severity)
-    c.alert_map("alertFor", m["alertFor"], lambda k, v: c.expect(k, v, (str,), "a duration string such as 15m")
-                and c.duration(k, v, allow_zero=True))
+
+    def check_for(key: str, value: Any) -> None:
+        if c.expect(key, value, (str,), "a duration string such as 15m"):
+            c.duration(key, value, allow_zero=True)
+
+    c.alert_map("alertFor", m["alertFor"], check_for)
     if c.expect("disabledAlerts", m["disabledAlerts"], (list,), "a list of alert base names"):
         for name in m["disabledAlerts"]:
             if name not in ALERT_NAMES:
@@ -354,18 +393,28 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
     if isinstance(m["extraAlertLabels"], dict):
         for reserved in ("severity", "alertname"):
             if reserved in m["extraAlertLabels"]:
-                c.fail(f"extraAlertLabels.{reserved}", m["extraAlertLabels"][reserved],
-                       "set severities per alert with the `severities` key instead")
+                c.fail(
+                    f"extraAlertLabels.{reserved}",
+                    m["extraAlertLabels"][reserved],
+                    "set severities per alert with the `severities` key instead",
+                )
     c.string_map("extraAlertAnnotations", m["extraAlertAnnotations"])
     if isinstance(m["extraAlertAnnotations"], dict):
         for reserved in ("summary", "description", "runbook_url"):
             if reserved in m["extraAlertAnnotations"]:
-                c.fail(f"extraAlertAnnotations.{reserved}", m["extraAlertAnnotations"][reserved],
-                       "this annotation is generated; use runbookUrlPattern for runbook links")
+                c.fail(
+                    f"extraAlertAnnotations.{reserved}",
+                    m["extraAlertAnnotations"][reserved],
+                    "this annotation is generated; use runbookUrlPattern for runbook links",
+                )
     if c.expect("runbookUrlPattern", m["runbookUrlPattern"], (str,), "a string") and (
-            m["runbookUrlPattern"].count("%s") != 1):
-        c.fail("runbookUrlPattern", m["runbookUrlPattern"],
-               "expected exactly one %s, replaced by the lower-case alert base name")
+        m["runbookUrlPattern"].count("%s") != 1
+    ):
+        c.fail(
+            "runbookUrlPattern",
+            m["runbookUrlPattern"],
+            "expected exactly one %s, replaced by the lower-case alert base name",
+        )
     c.expect("deduplicateReporters", m["deduplicateReporters"], (bool,), "true or false")
     if c.expect("reporterLabels", m["reporterLabels"], (list,), "a list of label names"):
         for name in m["reporterLabels"]:
@@ -376,9 +425,13 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
     for key in ("missedScrapeTolerance", "scrapeTimeout", "renewalOverdueMaxLifetime"):
         c.duration(key, m[key])
     if c.expect("renewalOverdueFraction", m["renewalOverdueFraction"], (int, float), "a fraction between 0 and 1") and (
-            not 0 < m["renewalOverdueFraction"] < 1):
-        c.fail("renewalOverdueFraction", m["renewalOverdueFraction"],
-               "expected a fraction of the lifetime between 0 and 1 (exclusive), e.g. 0.8")
+        not 0 < m["renewalOverdueFraction"] < 1
+    ):
+        c.fail(
+            "renewalOverdueFraction",
+            m["renewalOverdueFraction"],
+            "expected a fraction of the lifetime between 0 and 1 (exclusive), e.g. 0.8",
+        )
     exp = m["exporter"]
     if c.expect("exporter", exp, (dict,), "a mapping of the exporter's metrics gates"):
         for key in GATE_DEFAULTS:
@@ -387,9 +440,12 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
     if c.expect("prometheusRule", pr, (dict,), "a mapping with name, namespace, labels"):
         for key in ("name", "namespace"):
             if c.expect(f"prometheusRule.{key}", pr[key], (str,), "a string") and not _K8S_NAME_RE.match(pr[key]):
-                c.fail(f"prometheusRule.{key}", pr[key], "expected a Kubernetes name: lower-case letters, digits, - and .")
+                c.fail(
+                    f"prometheusRule.{key}", pr[key], "expected a Kubernetes name: lower-case letters, digits, - and ."
+                )
         c.expect("prometheusRule.labels", pr["labels"], (dict,), "a mapping of strings") and all(
-            c.expect(f"prometheusRule.labels.{k}", v, (str,), "a string") for k, v in pr["labels"].items())
+            c.expect(f"prometheusRule.labels.{k}", v, (str,), "a string") for k, v in pr["labels"].items()
+        )
     _check_grafana(c, m)
     if c.problems:
         raise ConfigError(c.problems)

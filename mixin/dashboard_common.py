@@ -46,11 +46,26 @@ def certificates(cfg: Config, metric: str = "x509_cert_not_after") -> str:
     return q.per_certificate(cfg, sel(cfg, metric))
 
 
-BUNDLE_SLOTS = ("filepath", "secret_namespace", "secret_name", "secret_key", "configmap_namespace", "configmap_name",
-                "configmap_key", "cabundle_resource_kind", "cabundle_resource_name")
+BUNDLE_SLOTS = (
+    "filepath",
+    "secret_namespace",
+    "secret_name",
+    "secret_key",
+    "configmap_namespace",
+    "configmap_name",
+    "configmap_key",
+    "cabundle_resource_kind",
+    "cabundle_resource_name",
+)
 # Table headers of the labels the certificate tables show.
-HEADERS = {"bundle": "Bundle", "place_kind": "Kind", "subject_CN": "Subject CN", "issuer_CN": "Issuer CN",
-           "serial_number": "Serial", "crl_number": "CRL number"}
+HEADERS = {
+    "bundle": "Bundle",
+    "place_kind": "Kind",
+    "subject_CN": "Subject CN",
+    "issuer_CN": "Issuer CN",
+    "serial_number": "Serial",
+    "crl_number": "CRL number",
+}
 
 
 def with_bundle(expr: str) -> str:
@@ -85,28 +100,60 @@ def target_variables(cfg: Config) -> list[tuple[G.Template, str]]:
     variables = [g.datasource_variable("The Prometheus data source scraping the x509 certificate exporters.")]
     scope = cfg.selector
     if cfg.multiCluster:
-        variables.append(g.query_variable("cluster", "Cluster", f"label_values({up}, {cfg.clusterLabel})",
-                                          "Clusters with an exporter target."))
+        variables.append(
+            g.query_variable(
+                "cluster", "Cluster", f"label_values({up}, {cfg.clusterLabel})", "Clusters with an exporter target."
+            )
+        )
         scope += f', {cfg.clusterLabel}=~"$cluster"'
-    variables.append(g.query_variable("job", "Job", f"label_values(up{{{scope}}}, job)",
-                                      "Scrape jobs of the exporters (the configured selector applies)."))
-    variables.append(g.query_variable("instance", "Instance", f'label_values(up{{{scope}, job=~"$job"}}, instance)',
-                                      "Exporter targets. Counts read from recording rules cover every target of the "
-                                      "selected jobs (each certificate once)."))
+    variables.append(
+        g.query_variable(
+            "job",
+            "Job",
+            f"label_values(up{{{scope}}}, job)",
+            "Scrape jobs of the exporters (the configured selector applies).",
+        )
+    )
+    variables.append(
+        g.query_variable(
+            "instance",
+            "Instance",
+            f'label_values(up{{{scope}, job=~"$job"}}, instance)',
+            "Exporter targets. Counts read from recording rules cover every target of the "
+            "selected jobs (each certificate once).",
+        )
+    )
     return variables
 
 
 def links(cfg: Config, current: str) -> list[G.DashboardLink]:
     """Links to the other two dashboards, keeping the time range and the variables."""
-    return [G.DashboardLink(title=title, uri=f"/d/{uid(cfg, key)}", type="link", icon="dashboard",
-                            includeVars=True, keepTime=True, tooltip=f"Open {title}")
-            for key, (_, title) in DASHBOARDS.items() if key != current]
+    return [
+        G.DashboardLink(
+            title=title,
+            uri=f"/d/{uid(cfg, key)}",
+            type="link",
+            icon="dashboard",
+            includeVars=True,
+            keepTime=True,
+            tooltip=f"Open {title}",
+        )
+        for key, (_, title) in DASHBOARDS.items()
+        if key != current
+    ]
 
 
 def dashboard(cfg: Config, key: str, description: str) -> G.Dashboard:
-    return G.Dashboard(title=DASHBOARDS[key][1], uid=uid(cfg, key), description=description,
-                       tags=list(cfg.dashboardTags), links=links(cfg, key), refresh="1m",
-                       time=G.Time("now-24h", "now"), timezone="browser")
+    return G.Dashboard(
+        title=DASHBOARDS[key][1],
+        uid=uid(cfg, key),
+        description=description,
+        tags=list(cfg.dashboardTags),
+        links=links(cfg, key),
+        refresh="1m",
+        time=G.Time("now-24h", "now"),
+        timezone="browser",
+    )
 
 
 def day_thresholds(cfg: Config) -> g.Thresholds:

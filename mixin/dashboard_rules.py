@@ -9,8 +9,7 @@ can still apply the selector and their cluster and job variables to them.
 
 from __future__ import annotations
 
-import promql_parser
-
+from x509_mixin.catalogue.promql import selector_matchers
 from x509_mixin.mixin import promql as q
 from x509_mixin.mixin.config import Config
 
@@ -31,7 +30,7 @@ WINDOWS = (7, 30, 90, 180, 365)
 
 def kept_labels(cfg: Config) -> tuple[str, ...]:
     """Labels every recorded series keeps: cluster (multi-cluster), job, the selector's labels."""
-    names = [m.name for m in promql_parser.parse("up{%s}" % cfg.selector).matchers.matchers]
+    names = [m.name for m in selector_matchers(cfg.selector)]
     kept = ([cfg.clusterLabel] if cfg.multiCluster else []) + ["job"]
     return tuple(dict.fromkeys(kept + names))
 
@@ -51,8 +50,13 @@ def with_place_kind(expr: str) -> str:
     The exporter has no source label per certificate; exactly one place's labels are filled,
     except that kubeconfig certificates also carry their file path, so kubeconfig comes after file.
     """
-    for kind, label in (("file", "filepath"), ("kubeconfig", "embedded_kind"), ("Secret", "secret_name"),
-                        ("ConfigMap", "configmap_name"), ("caBundle", "cabundle_resource_name")):
+    for kind, label in (
+        ("file", "filepath"),
+        ("kubeconfig", "embedded_kind"),
+        ("Secret", "secret_name"),
+        ("ConfigMap", "configmap_name"),
+        ("caBundle", "cabundle_resource_name"),
+    ):
         expr = f'label_replace({expr}, "place_kind", "{kind}", "{label}", ".+")'
     return expr
 
@@ -88,6 +92,8 @@ def recording_rules(cfg: Config) -> list[dict]:
         {"record": PLACE_COUNT, "expr": f"count {_by(cfg, 'place_kind')} ({with_place_kind(certs)})"},
         {"record": PLACE_SOONEST, "expr": f"min {_by(cfg, 'place_kind')} ({with_place_kind(certs)})"},
     ]
-    rules += [{"record": WITHIN, "expr": f"count {by} (({left} < {q.days(d)}) >= 0)", "labels": {"within": f"{d}d"}}
-              for d in WINDOWS]
+    rules += [
+        {"record": WITHIN, "expr": f"count {by} (({left} < {q.days(d)}) >= 0)", "labels": {"within": f"{d}d"}}
+        for d in WINDOWS
+    ]
     return [{"name": GROUP, "rules": rules}]

@@ -14,10 +14,17 @@ BUILDERS = {
 
 # Certificate and CRL alerts open the inventory (find the certificate, see its history);
 # every other alert is about an exporter or a source.
-INVENTORY_ALERTS = frozenset({
-    "CertificateError", "CertificateRenewal", "CertificateExpiration", "CertificateNotYetValid",
-    "CertificateRenewalOverdue", "CRLNeedsRefresh", "CRLStale",
-})
+INVENTORY_ALERTS = frozenset(
+    {
+        "CertificateError",
+        "CertificateRenewal",
+        "CertificateExpiration",
+        "CertificateNotYetValid",
+        "CertificateRenewalOverdue",
+        "CRLNeedsRefresh",
+        "CRLStale",
+    }
+)
 
 
 def dashboards(cfg: Config) -> dict[str, dict]:

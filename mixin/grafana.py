@@ -30,8 +30,13 @@ class Query:
     instant: bool = False  # tables and bar gauges read one instant, the rest a range
 
     def target(self, ref_id: str) -> G.Target:
-        return G.Target(expr=self.expr, legendFormat=self.legend, refId=ref_id, instant=self.instant,
-                        format="table" if self.instant else "time_series")
+        return G.Target(
+            expr=self.expr,
+            legendFormat=self.legend,
+            refId=ref_id,
+            instant=self.instant,
+            format="table" if self.instant else "time_series",
+        )
 
 
 def _targets(queries: list[Query]) -> list[G.Target]:
@@ -45,6 +50,7 @@ def steps(thresholds: Thresholds | None) -> list[dict]:
 @dataclass
 class Panel:
     """A grafanalib panel plus what grafanalib cannot express in the current model."""
+
     panel: G.Panel
     width: int
     height: int
@@ -57,41 +63,120 @@ class Panel:
     max: float | None = None
 
 
-def timeseries(title: str, description: str, unit: str, queries: list[Query], width: int = 12, height: int = 8,
-               thresholds: Thresholds | None = None, threshold_line: bool = False, stack: bool = False,
-               min: float | None = None, max: float | None = None) -> Panel:
-    panel = G.TimeSeries(title=title, description=description, dataSource=DATASOURCE, targets=_targets(queries),
-                         unit=unit, legendDisplayMode="table", legendPlacement="right", tooltipMode="multi",
-                         stacking={"mode": "normal", "group": "A"} if stack else {"mode": "none", "group": "A"},
-                         thresholdsStyleMode="line" if threshold_line else "off", fillOpacity=10 if stack else 0,
-                         legendCalcs=["lastNotNull"])
+def timeseries(
+    title: str,
+    description: str,
+    unit: str,
+    queries: list[Query],
+    width: int = 12,
+    height: int = 8,
+    thresholds: Thresholds | None = None,
+    threshold_line: bool = False,
+    stack: bool = False,
+    min: float | None = None,
+    max: float | None = None,
+) -> Panel:
+    panel = G.TimeSeries(
+        title=title,
+        description=description,
+        dataSource=DATASOURCE,
+        targets=_targets(queries),
+        unit=unit,
+        legendDisplayMode="table",
+        legendPlacement="right",
+        tooltipMode="multi",
+        stacking={"mode": "normal", "group": "A"} if stack else {"mode": "none", "group": "A"},
+        thresholdsStyleMode="line" if threshold_line else "off",
+        fillOpacity=10 if stack else 0,
+        legendCalcs=["lastNotNull"],
+    )
     return Panel(panel, width, height, unit, thresholds, min=min, max=max)
 
 
-def stat(title: str, description: str, unit: str, query: Query, width: int = 6, height: int = 4,
-         thresholds: Thresholds | None = None, no_value: str | None = "0") -> Panel:
-    panel = G.Stat(title=title, description=description, dataSource=DATASOURCE, targets=_targets([query]),
-                   format=unit, reduceCalc="lastNotNull", graphMode="area", colorMode="value")
+def stat(
+    title: str,
+    description: str,
+    unit: str,
+    query: Query,
+    width: int = 6,
+    height: int = 4,
+    thresholds: Thresholds | None = None,
+    no_value: str | None = "0",
+) -> Panel:
+    panel = G.Stat(
+        title=title,
+        description=description,
+        dataSource=DATASOURCE,
+        targets=_targets([query]),
+        format=unit,
+        reduceCalc="lastNotNull",
+        graphMode="area",
+        colorMode="value",
+    )
     return Panel(panel, width, height, unit, thresholds, no_value=no_value)
 
 
-def table(title: str, description: str, unit: str, queries: list[Query], width: int = 24, height: int = 10,
-          overrides: list[dict] | None = None, transformations: list[dict] | None = None) -> Panel:
-    panel = G.Table(title=title, description=description, dataSource=DATASOURCE, targets=_targets(queries),
-                    unit=unit, transformations=transformations or [], filterable=True)
+def table(
+    title: str,
+    description: str,
+    unit: str,
+    queries: list[Query],
+    width: int = 24,
+    height: int = 10,
+    overrides: list[dict] | None = None,
+    transformations: list[dict] | None = None,
+) -> Panel:
+    panel = G.Table(
+        title=title,
+        description=description,
+        dataSource=DATASOURCE,
+        targets=_targets(queries),
+        unit=unit,
+        transformations=transformations or [],
+        filterable=True,
+    )
     return Panel(panel, width, height, unit, overrides=overrides)
 
 
-def bargauge(title: str, description: str, unit: str, query: Query, width: int = 8, height: int = 8,
-             thresholds: Thresholds | None = None) -> Panel:
+def bargauge(
+    title: str,
+    description: str,
+    unit: str,
+    query: Query,
+    width: int = 8,
+    height: int = 8,
+    thresholds: Thresholds | None = None,
+) -> Panel:
     # grafanalib writes the pre-7 `fieldOptions` shape: the current options replace it.
-    panel = G.BarGauge(title=title, description=description, dataSource=DATASOURCE, targets=_targets([query]),
-                       format=unit, orientation="horizontal", displayMode="gradient", calc="lastNotNull")
-    return Panel(panel, width, height, unit, thresholds,
-                 options={"displayMode": "gradient", "orientation": "horizontal", "showUnfilled": True,
-                          "valueMode": "color", "namePlacement": "auto", "sizing": "auto", "minVizHeight": 16,
-                          "minVizWidth": 8, "maxVizHeight": 300,
-                          "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}})
+    panel = G.BarGauge(
+        title=title,
+        description=description,
+        dataSource=DATASOURCE,
+        targets=_targets([query]),
+        format=unit,
+        orientation="horizontal",
+        displayMode="gradient",
+        calc="lastNotNull",
+    )
+    return Panel(
+        panel,
+        width,
+        height,
+        unit,
+        thresholds,
+        options={
+            "displayMode": "gradient",
+            "orientation": "horizontal",
+            "showUnfilled": True,
+            "valueMode": "color",
+            "namePlacement": "auto",
+            "sizing": "auto",
+            "minVizHeight": 16,
+            "minVizWidth": 8,
+            "maxVizHeight": 300,
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        },
+    )
 
 
 def row(title: str) -> G.RowPanel:
@@ -100,23 +185,33 @@ def row(title: str) -> G.RowPanel:
 
 def override(field: str, **properties: Any) -> dict:
     """A field override by name: `unit`, `displayName`, `custom.cellOptions`..."""
-    return {"matcher": {"id": "byName", "options": field},
-            "properties": [{"id": k.replace("__", "."), "value": v} for k, v in properties.items()]}
+    return {
+        "matcher": {"id": "byName", "options": field},
+        "properties": [{"id": k.replace("__", "."), "value": v} for k, v in properties.items()],
+    }
 
 
 def coloured_cells(field: str, unit: str, thresholds: Thresholds) -> dict:
     """A table column whose text takes the thresholds' colours."""
-    return override(field, unit=unit, custom__cellOptions={"type": "color-text"},
-                    thresholds={"mode": "absolute", "steps": steps(thresholds)})
+    return override(
+        field,
+        unit=unit,
+        custom__cellOptions={"type": "color-text"},
+        thresholds={"mode": "absolute", "steps": steps(thresholds)},
+    )
 
 
 def organize(columns: tuple[str, ...], rename: dict[str, str]) -> dict:
     """A table transformation keeping only `columns` (labels or Value fields), in that order."""
-    return {"id": "organize", "options": {
-        "excludeByName": {"Time": True},
-        "includeByName": {name: True for name in columns},
-        "indexByName": {name: i for i, name in enumerate(columns)},
-        "renameByName": {k: v for k, v in rename.items() if k in columns}}}
+    return {
+        "id": "organize",
+        "options": {
+            "excludeByName": {"Time": True},
+            "includeByName": {name: True for name in columns},
+            "indexByName": {name: i for i, name in enumerate(columns)},
+            "renameByName": {k: v for k, v in rename.items() if k in columns},
+        },
+    }
 
 
 def sort_by(field: str) -> dict:
@@ -125,13 +220,23 @@ def sort_by(field: str) -> dict:
 
 # ---- variables --------------------------------------------------------------------------
 
+
 def datasource_variable(description: str) -> tuple[G.Template, str]:
     return G.Template(name="datasource", label="Data source", type="datasource", query="prometheus"), description
 
 
 def query_variable(name: str, label: str, query: str, description: str) -> tuple[G.Template, str]:
-    return G.Template(name=name, label=label, query=query, dataSource=DATASOURCE, includeAll=True, multi=True,
-                      allValue=".*", refresh=2, sort=1), description
+    return G.Template(
+        name=name,
+        label=label,
+        query=query,
+        dataSource=DATASOURCE,
+        includeAll=True,
+        multi=True,
+        allValue=".*",
+        refresh=2,
+        sort=1,
+    ), description
 
 
 def textbox_variable(name: str, label: str, description: str) -> tuple[G.Template, str]:
@@ -139,6 +244,7 @@ def textbox_variable(name: str, label: str, description: str) -> tuple[G.Templat
 
 
 # ---- JSON in the current model ----------------------------------------------------------
+
 
 def _prune(value: Any) -> Any:
     """Drops None (and the empty strings grafanalib writes for "unset") recursively."""
@@ -154,8 +260,15 @@ def _raw(obj: Any) -> Any:
 
 
 def _target(raw: dict) -> dict:
-    out = {"datasource": DATASOURCE, "editorMode": "code", "expr": raw["expr"], "instant": raw["instant"],
-           "legendFormat": raw["legendFormat"], "range": not raw["instant"], "refId": raw["refId"]}
+    out = {
+        "datasource": DATASOURCE,
+        "editorMode": "code",
+        "expr": raw["expr"],
+        "instant": raw["instant"],
+        "legendFormat": raw["legendFormat"],
+        "range": not raw["instant"],
+        "refId": raw["refId"],
+    }
     if raw["format"] == "table":
         out["format"] = "table"
     return out
@@ -170,8 +283,11 @@ def _field_defaults(p: Panel, raw: dict) -> dict:
         defaults = {}
     defaults["unit"] = p.unit
     defaults["thresholds"] = {"mode": "absolute", "steps": steps(p.thresholds)}
-    defaults["color"] = {"mode": "thresholds"} if p.thresholds and raw["type"] != "timeseries" else (
-        defaults.get("color") or {"mode": "palette-classic"})
+    defaults["color"] = (
+        {"mode": "thresholds"}
+        if p.thresholds and raw["type"] != "timeseries"
+        else (defaults.get("color") or {"mode": "palette-classic"})
+    )
     if p.no_value is not None:
         defaults["noValue"] = p.no_value
     for key in ("min", "max"):
@@ -211,8 +327,14 @@ def panel_json(p: Panel, panel_id: int, grid: dict) -> dict:
 
 
 def _row_json(r: G.RowPanel, panel_id: int, y: int) -> dict:
-    return {"collapsed": False, "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": y}, "id": panel_id,
-            "panels": [], "title": r.title, "type": "row"}
+    return {
+        "collapsed": False,
+        "gridPos": {"h": 1, "w": GRID_WIDTH, "x": 0, "y": y},
+        "id": panel_id,
+        "panels": [],
+        "title": r.title,
+        "type": "row",
+    }
 
 
 def layout(items: list[Panel | G.RowPanel]) -> list[dict]:
@@ -239,31 +361,50 @@ def variable_json(template: G.Template, description: str = "") -> dict:
     if description:
         out["description"] = description
     if raw["type"] == "datasource":
-        out.update({"query": raw["query"], "options": [], "refresh": 1, "regex": "",
-                    "includeAll": False, "multi": False})
+        out.update(
+            {"query": raw["query"], "options": [], "refresh": 1, "regex": "", "includeAll": False, "multi": False}
+        )
     elif raw["type"] == "textbox":
-        out.update({"query": raw["query"], "current": {"text": raw["query"], "value": raw["query"]},
-                    "options": [{"selected": True, "text": raw["query"], "value": raw["query"]}]})
+        out.update(
+            {
+                "query": raw["query"],
+                "current": {"text": raw["query"], "value": raw["query"]},
+                "options": [{"selected": True, "text": raw["query"], "value": raw["query"]}],
+            }
+        )
     else:
-        out.update({
-            "datasource": DATASOURCE,
-            # The object form Grafana 10-12 save (qryType 1: label values); the string is what runs.
-            "query": {"qryType": 1, "query": raw["query"], "refId": "PrometheusVariableQueryEditor-VariableQuery"},
-            "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-            "options": [], "refresh": raw["refresh"], "regex": "", "sort": raw["sort"],
-            "includeAll": raw["includeAll"], "multi": raw["multi"], "allValue": raw["allValue"],
-        })
+        out.update(
+            {
+                "datasource": DATASOURCE,
+                # The object form Grafana 10-12 save (qryType 1: label values); the string is what runs.
+                "query": {"qryType": 1, "query": raw["query"], "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+                "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+                "options": [],
+                "refresh": raw["refresh"],
+                "regex": "",
+                "sort": raw["sort"],
+                "includeAll": raw["includeAll"],
+                "multi": raw["multi"],
+                "allValue": raw["allValue"],
+            }
+        )
     return out
 
 
 BUILT_IN_ANNOTATION = {
-    "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"}, "enable": True, "hide": True,
-    "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard",
+    "builtIn": 1,
+    "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+    "enable": True,
+    "hide": True,
+    "iconColor": "rgba(0, 211, 255, 1)",
+    "name": "Annotations & Alerts",
+    "type": "dashboard",
 }
 
 
-def dashboard_json(dashboard: G.Dashboard, panels: list[Panel | G.RowPanel],
-                   variables: list[tuple[G.Template, str]]) -> dict:
+def dashboard_json(
+    dashboard: G.Dashboard, panels: list[Panel | G.RowPanel], variables: list[tuple[G.Template, str]]
+) -> dict:
     raw = _raw(dashboard)
     return {
         "annotations": {"list": [BUILT_IN_ANNOTATION]},

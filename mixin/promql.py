@@ -41,8 +41,7 @@ def gauge(cfg: Config, metric: str) -> str:
     """
     s = sel(cfg, metric)
     up = sel(cfg, "up")
-    return (f"({s} or (last_over_time({s}[{cfg.missedScrapeTolerance}])"
-            f" unless on ({target_labels(cfg)}) {up} == 1))")
+    return f"({s} or (last_over_time({s}[{cfg.missedScrapeTolerance}]) unless on ({target_labels(cfg)}) {up} == 1))"
 
 
 def per_certificate(cfg: Config, expr: str) -> str:

@@ -26,9 +26,7 @@ def _diagnostics(cfg: Config) -> list[dict]:
     if not cfg.gate("exposeDiagnostics"):
         return []
     rules = [
-        {"record": PARSE_P99,
-         "expr": _p99(cfg, "x509_parse_duration_seconds")},
-        {"record": KUBE_P99,
-         "expr": _p99(cfg, "x509_kube_request_duration_seconds")},
+        {"record": PARSE_P99, "expr": _p99(cfg, "x509_parse_duration_seconds")},
+        {"record": KUBE_P99, "expr": _p99(cfg, "x509_kube_request_duration_seconds")},
     ]
     return [{"name": DIAGNOSTICS_GROUP, "rules": rules}]

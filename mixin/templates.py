@@ -29,7 +29,7 @@ CRL = "The CRL{{ with $labels.issuer_CN }} of issuer CN={{ . }}{{ end }} in " + 
 
 # $value is seconds until the date: negative once it has passed.
 EXPIRES = (
-    "{{ if lt $value 0.0 }}expired {{ reReplaceAll \"^-\" \"\" (humanizeDuration $value) }} ago"
+    '{{ if lt $value 0.0 }}expired {{ reReplaceAll "^-" "" (humanizeDuration $value) }} ago'
     "{{ else }}expires in {{ humanizeDuration $value }}{{ end }}"
 )
 

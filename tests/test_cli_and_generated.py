@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "x509_mixin.generator.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "x509_mixin.generator.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_committed_generated_files_are_up_to_date():
@@ -80,26 +81,38 @@ def test_missing_promtool_is_one_clear_line(tmp_path):
     import os
 
     env = {**os.environ, "PATH": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "x509_mixin.generator.cli", "lint"], env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "x509_mixin.generator.cli", "lint"], env=env, capture_output=True, text=True
+    )
     assert result.returncode == 2
-    assert result.stderr.strip() == ("x509-mixin lint: promtool not found on PATH: install Debian's `prometheus` "
-                                     "package (`make tools` does it as root)")
+    assert result.stderr.strip() == (
+        "x509-mixin lint: promtool not found on PATH: install Debian's `prometheus` "
+        "package (`make tools` does it as root)"
+    )
 
 
-@pytest.mark.parametrize("overrides", [
-    {},
-    {"multiCluster": True, "deduplicateReporters": False, "alertNamePrefix": "",
-     "exporter": {"exposeNotBefore": True, "exposePerCertError": True, "exposeDiagnostics": True}},
-    {"exporter": {"exposeRelative": True, "exposeExpired": False}},
-], ids=["defaults", "everything-on", "relative"])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {
+            "multiCluster": True,
+            "deduplicateReporters": False,
+            "alertNamePrefix": "",
+            "exporter": {"exposeNotBefore": True, "exposePerCertError": True, "exposeDiagnostics": True},
+        },
+        {"exporter": {"exposeRelative": True, "exposeExpired": False}},
+    ],
+    ids=["defaults", "everything-on", "relative"],
+)
 def test_lint_passes_on_generated_rules(overrides, tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(yaml.safe_dump(overrides))
     result = cli("lint", "--config", str(cfg))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == ("lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks, "
-                                     "dashboard checks)")
+    assert result.stdout.strip() == (
+        "lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks, dashboard checks)"
+    )
 
 
 def test_lint_rules_catch_each_convention_breach():
@@ -112,8 +125,12 @@ def test_lint_rules_catch_each_convention_breach():
         dict(good, annotations=dict(good["annotations"], summary="a certificate expires")),
         dict(good, annotations=dict(good["annotations"], description="A certificate expires.")),
         dict(good, annotations=dict(good["annotations"], runbook_url="https://x/runbooks.md#nothing")),
-        dict(good, expr='absent(up{job="x"})', annotations=dict(good["annotations"], description="No {{ $labels.job }}."),
-             **{"for": None}),
+        dict(
+            good,
+            expr='absent(up{job="x"})',
+            annotations=dict(good["annotations"], description="No {{ $labels.job }}."),
+            **{"for": None},
+        ),
         dict(good, expr="sum without (filepath) (x509_cert_not_after)"),
     ]
     problems = lint_groups([{"name": "g", "rules": bad}], ROOT / "docs" / "runbooks.md")
@@ -146,7 +163,10 @@ def test_prometheusrule_spec_passes_promtool(tmp_path):
 
     cli("build", "--out", str(tmp_path))
     spec = promtool.extract_spec(tmp_path / "rules/prometheusrule.yaml", tmp_path / "spec.yaml")
-    groups = [yaml.safe_load((tmp_path / f"rules/prometheus_{kind}.yaml").read_text())["groups"] for kind in ("alerts", "rules")]
+    groups = [
+        yaml.safe_load((tmp_path / f"rules/prometheus_{kind}.yaml").read_text())["groups"]
+        for kind in ("alerts", "rules")
+    ]
     assert yaml.safe_load(spec.read_text())["groups"] == groups[0] + groups[1]
     assert promtool.check_rules([spec]).ok
     with pytest.raises(ValueError, match="not a PrometheusRule with a spec"):

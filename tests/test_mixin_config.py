@@ -3,6 +3,7 @@ with one line naming the key, the value and the fix."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -29,10 +30,21 @@ def test_default_alert_set_and_chart_names_with_empty_prefix():
     gated = {"CertificateError", "CertificateNotYetValid", "CertificateRenewalOverdue"}
     assert set(DEFAULT) == {"X509" + n for n in ALERT_NAMES if n not in gated}
     chart = rules({"alertNamePrefix": "", "exporter": {"exposePerCertError": True, "exposeNotBefore": True}})
-    chart_13 = {"SourceErrors", "SourceErrorsSustained", "SourceDown", "KubeTransportErrors",
-                "KubeTransportErrorsSustained", "KeystorePassphraseFailures", "CertificateError",
-                "CertificateRenewal", "CertificateExpiration", "CertificateNotYetValid", "CertificateCollision",
-                "CRLNeedsRefresh", "CRLStale"}
+    chart_13 = {
+        "SourceErrors",
+        "SourceErrorsSustained",
+        "SourceDown",
+        "KubeTransportErrors",
+        "KubeTransportErrorsSustained",
+        "KeystorePassphraseFailures",
+        "CertificateError",
+        "CertificateRenewal",
+        "CertificateExpiration",
+        "CertificateNotYetValid",
+        "CertificateCollision",
+        "CRLNeedsRefresh",
+        "CRLStale",
+    }
     assert chart_13 <= set(chart)
 
 
@@ -53,14 +65,17 @@ def test_multicluster_keeps_cluster_and_alerts_per_cluster():
     assert "unless on (k8s, job, instance)" in flat(out["X509CertificateExpiration"]["expr"])
 
 
-@pytest.mark.parametrize("key,value,alert,fragment", [
-    ("warningDaysLeft", 30, "X509CertificateRenewal", "30 * 86400"),
-    ("criticalDaysLeft", 7.5, "X509CertificateExpiration", "7.5 * 86400"),
-    ("crlWarningDaysLeft", 3, "X509CRLNeedsRefresh", "3 * 86400"),
-    ("missedScrapeTolerance", "30m", "X509CertificateExpiration", "[30m]"),
-    ("scrapeTimeout", "30s", "X509ExporterSlowScrapes", "> 24"),
-    ("reporterLabels", ["instance", "pod"], "X509CertificateExpiration", "max without (instance, pod)"),
-])
+@pytest.mark.parametrize(
+    "key,value,alert,fragment",
+    [
+        ("warningDaysLeft", 30, "X509CertificateRenewal", "30 * 86400"),
+        ("criticalDaysLeft", 7.5, "X509CertificateExpiration", "7.5 * 86400"),
+        ("crlWarningDaysLeft", 3, "X509CRLNeedsRefresh", "3 * 86400"),
+        ("missedScrapeTolerance", "30m", "X509CertificateExpiration", "[30m]"),
+        ("scrapeTimeout", "30s", "X509ExporterSlowScrapes", "> 24"),
+        ("reporterLabels", ["instance", "pod"], "X509CertificateExpiration", "max without (instance, pod)"),
+    ],
+)
 def test_thresholds_and_windows(key, value, alert, fragment):
     assert fragment not in flat(DEFAULT[alert]["expr"])
     assert fragment in flat(rules({key: value})[alert]["expr"])
@@ -75,14 +90,16 @@ def test_deduplicate_reporters_off_keeps_reporters_and_names_them():
 
 
 def test_severities_for_disabled_extra_labels_annotations_runbooks():
-    out = rules({
-        "severities": {"CertificateRenewal": "info"},
-        "alertFor": {"CertificateExpiration": "1h", "ExporterPanics": "5m"},
-        "disabledAlerts": ["KubeWatchResyncStorm"],
-        "extraAlertLabels": {"team": "pki"},
-        "extraAlertAnnotations": {"dashboard": "https://grafana/d/x509"},
-        "runbookUrlPattern": "https://wiki/x509/%s.html",
-    })
+    out = rules(
+        {
+            "severities": {"CertificateRenewal": "info"},
+            "alertFor": {"CertificateExpiration": "1h", "ExporterPanics": "5m"},
+            "disabledAlerts": ["KubeWatchResyncStorm"],
+            "extraAlertLabels": {"team": "pki"},
+            "extraAlertAnnotations": {"dashboard": "https://grafana/d/x509"},
+            "runbookUrlPattern": "https://wiki/x509/%s.html",
+        }
+    )
     assert out["X509CertificateRenewal"]["labels"] == {"severity": "info", "team": "pki"}
     assert out["X509CertificateExpiration"]["for"] == "1h"
     assert "for" not in DEFAULT["X509ExporterPanics"] and out["X509ExporterPanics"]["for"] == "5m"
@@ -91,15 +108,21 @@ def test_severities_for_disabled_extra_labels_annotations_runbooks():
     assert out["X509SourceDown"]["annotations"]["runbook_url"] == "https://wiki/x509/sourcedown.html"
 
 
-@pytest.mark.parametrize("gates,present,absent", [
-    ({}, [], ["x509_cert_not_before", "x509_cert_error", "x509_cert_valid_since_seconds"]),
-    ({"exposePerCertError": True}, ["x509_cert_error"], ["x509_cert_not_before"]),
-    ({"exposeNotBefore": True}, ["x509_cert_not_before"], ["x509_cert_valid_since_seconds"]),
-    ({"exposeRelative": True}, ["x509_cert_valid_since_seconds", "x509_cert_expires_in_seconds"],
-     ["x509_cert_not_before"]),
-    ({"exposeExpired": False}, [], ["x509_crl_stale"]),
-    ({"exposeDiagnostics": True}, [], ["x509_parse_duration_seconds"]),
-])
+@pytest.mark.parametrize(
+    "gates,present,absent",
+    [
+        ({}, [], ["x509_cert_not_before", "x509_cert_error", "x509_cert_valid_since_seconds"]),
+        ({"exposePerCertError": True}, ["x509_cert_error"], ["x509_cert_not_before"]),
+        ({"exposeNotBefore": True}, ["x509_cert_not_before"], ["x509_cert_valid_since_seconds"]),
+        (
+            {"exposeRelative": True},
+            ["x509_cert_valid_since_seconds", "x509_cert_expires_in_seconds"],
+            ["x509_cert_not_before"],
+        ),
+        ({"exposeExpired": False}, [], ["x509_crl_stale"]),
+        ({"exposeDiagnostics": True}, [], ["x509_parse_duration_seconds"]),
+    ],
+)
 def test_exporter_gates_decide_which_metrics_rules_use(gates, present, absent):
     text = render(load({"exporter": gates}))["rules/prometheus_alerts.yaml"]
     for metric in present:
@@ -115,31 +138,42 @@ def test_exposediagnostics_records_latency_percentiles():
     groups = yaml.safe_load(render(load({"exporter": {"exposeDiagnostics": True}}))["rules/prometheus_rules.yaml"])
     assert groups["groups"][0]["name"] == "x509-certificates-dashboards"
     assert [r["record"] for r in groups["groups"][1]["rules"]] == [
-        "format:x509_parse_duration_seconds:p99_rate5m", "verb_resource:x509_kube_request_duration_seconds:p99_rate5m"]
+        "format:x509_parse_duration_seconds:p99_rate5m",
+        "verb_resource:x509_kube_request_duration_seconds:p99_rate5m",
+    ]
 
 
 def test_renewal_overdue_fraction_and_max_lifetime():
-    out = rules({"exporter": {"exposeNotBefore": True}, "renewalOverdueFraction": 0.7,
-                 "renewalOverdueMaxLifetime": "30d"})
+    out = rules(
+        {"exporter": {"exposeNotBefore": True}, "renewalOverdueFraction": 0.7, "renewalOverdueMaxLifetime": "30d"}
+    )
     rule = out["X509CertificateRenewalOverdue"]
     assert "0.7 *" in flat(rule["expr"]) and "<= 2592000" in flat(rule["expr"])
     assert "more than 70% of its lifetime" in rule["annotations"]["description"]
 
 
 def test_prometheus_rule_metadata():
-    doc = yaml.safe_load(render(load({"prometheusRule": {"name": "certs", "namespace": "obs",
-                                                          "labels": {"release": "kps"}}}))["rules/prometheusrule.yaml"])
+    doc = yaml.safe_load(
+        render(load({"prometheusRule": {"name": "certs", "namespace": "obs", "labels": {"release": "kps"}}}))[
+            "rules/prometheusrule.yaml"
+        ]
+    )
     assert doc["apiVersion"] == "monitoring.coreos.com/v1" and doc["kind"] == "PrometheusRule"
     assert doc["metadata"] == {"name": "certs", "namespace": "obs", "labels": {"release": "kps"}}
     files = render(load({}))
-    plain = [yaml.safe_load(files[f])["groups"] for f in ("rules/prometheus_alerts.yaml", "rules/prometheus_rules.yaml")]
+    plain = [
+        yaml.safe_load(files[f])["groups"] for f in ("rules/prometheus_alerts.yaml", "rules/prometheus_rules.yaml")
+    ]
     assert doc["spec"]["groups"] == plain[0] + plain[1]
 
 
 def test_grafana_url_adds_dashboard_url_to_every_alert():
     assert all("dashboard_url" not in r["annotations"] for r in DEFAULT.values())
     out = rules({"grafanaUrl": "https://grafana.example.org/", "dashboardUidPrefix": "pki-"})
-    assert out["X509CertificateExpiration"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-inventory"
+    assert (
+        out["X509CertificateExpiration"]["annotations"]["dashboard_url"]
+        == "https://grafana.example.org/d/pki-inventory"
+    )
     assert out["X509CRLStale"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-inventory"
     assert out["X509SourceDown"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-exporter"
     assert all("dashboard_url" in r["annotations"] for r in out.values())
@@ -148,16 +182,27 @@ def test_grafana_url_adds_dashboard_url_to_every_alert():
 def test_dashboard_uid_prefix_tags_folder_and_sidecar_labels():
     import json
 
-    files = render(load({"dashboardUidPrefix": "pki-", "dashboardTags": ["pki"], "dashboardFolder": "PKI",
-                         "dashboardSidecarLabels": {"grafana_dashboard": "x509", "team": "pki"}}))
+    files = render(
+        load(
+            {
+                "dashboardUidPrefix": "pki-",
+                "dashboardTags": ["pki"],
+                "dashboardFolder": "PKI",
+                "dashboardSidecarLabels": {"grafana_dashboard": "x509", "team": "pki"},
+            }
+        )
+    )
     overview = json.loads(files["dashboards/pki-overview.json"])
     assert overview["uid"] == "pki-overview" and overview["tags"] == ["pki"]
     assert [link["url"] for link in overview["links"]] == ["/d/pki-inventory", "/d/pki-exporter"]
     assert "dashboards/x509-overview.json" not in files
     assert yaml.safe_load(files["dashboards/provisioning/x509-mixin.yaml"])["providers"][0]["folder"] == "PKI"
     maps = list(yaml.safe_load_all(files["dashboards/configmaps.yaml"]))
-    assert [m["metadata"]["name"] for m in maps] == ["pki-overview-dashboard", "pki-inventory-dashboard",
-                                                     "pki-exporter-dashboard"]
+    assert [m["metadata"]["name"] for m in maps] == [
+        "pki-overview-dashboard",
+        "pki-inventory-dashboard",
+        "pki-exporter-dashboard",
+    ]
     assert all(m["metadata"]["labels"] == {"grafana_dashboard": "x509", "team": "pki"} for m in maps)
     assert all(m["metadata"]["annotations"] == {"grafana_folder": "PKI"} for m in maps)
     default = json.loads(render(load({}))["dashboards/x509-overview.json"])
@@ -174,35 +219,76 @@ def test_every_default_key_is_covered_by_a_test_above():
         assert f'"{key}"' in source, key
 
 
-@pytest.mark.parametrize("data,line", [
-    ({"warningDayLeft": 3}, "config key warningDayLeft: unknown key; known keys are: "),
-    ({"warningDaysLeft": "28"}, "config key warningDaysLeft: invalid value '28': expected a number of days, got a string"),
-    ({"warningDaysLeft": 14}, "config key warningDaysLeft: invalid value 14: must be greater than criticalDaysLeft (14)"),
-    ({"missedScrapeTolerance": "10 minutes"}, "config key missedScrapeTolerance: invalid value '10 minutes': expected a Prometheus duration"),
-    ({"severities": {"CertificateRenewal": "page"}}, "config key severities.CertificateRenewal: invalid value 'page': expected one of info, warning, critical"),
-    ({"severities": {"CertRenewal": "info"}}, "config key severities.CertRenewal: invalid value 'info': unknown alert"),
-    ({"selector": 'job=~"('}, "config key selector: invalid value 'job=~\"(': not a PromQL label selector"),
-    ({"selector": 'job="a"} or vector(1'}, "config key selector: invalid value"),
-    ({"multiCluster": "yes"}, "config key multiCluster: invalid value 'yes': expected true or false"),
-    ({"exporter": {"exposeNotBefor": True}}, "config key exporter.exposeNotBefor: unknown key"),
-    ({"extraAlertLabels": {"severity": "x"}}, "config key extraAlertLabels.severity: invalid value 'x': set severities"),
-    ({"runbookUrlPattern": "https://x"}, "config key runbookUrlPattern: invalid value 'https://x': expected exactly one %s"),
-    ({"renewalOverdueFraction": 1.5}, "config key renewalOverdueFraction: invalid value 1.5: expected a fraction"),
-    ({"alertNamePrefix": "x509_"}, "config key alertNamePrefix: invalid value 'x509_': use CamelCase"),
-    ({"prometheusRule": {"name": "Bad_Name"}}, "config key prometheusRule.name: invalid value 'Bad_Name'"),
-    ({"multiCluster": True, "reporterLabels": ["cluster", "instance"]}, "config key reporterLabels: invalid value 'cluster'"),
-    ({"grafanaUrl": "grafana.example.org"}, "config key grafanaUrl: invalid value 'grafana.example.org': expected \"\" or Grafana's base URL"),
-    ({"dashboardUidPrefix": "x509 "}, "config key dashboardUidPrefix: invalid value 'x509 ': expected at most 31 characters"),
-    ({"dashboardUidPrefix": "x" * 32}, "config key dashboardUidPrefix: invalid value 'xxxxxxxx"),
-    ({"dashboardTags": "x509"}, "config key dashboardTags: invalid value 'x509': expected a list of strings"),
-    ({"dashboardTags": [""]}, "config key dashboardTags: invalid value '': expected non-empty strings"),
-    ({"dashboardFolder": ""}, "config key dashboardFolder: invalid value '': expected a folder title"),
-    ({"dashboardSidecarLabels": {}}, "config key dashboardSidecarLabels: invalid value {}: the Grafana sidecar needs a label"),
-    ({"dashboardSidecarLabels": {"grafana_dashboard": 1}}, "config key dashboardSidecarLabels.grafana_dashboard: invalid value 1"),
-    ({"dashboardSidecarLabels": {"bad key": "1"}}, "config key dashboardSidecarLabels: invalid value 'bad key'"),
-    ({"grafanaUrl": "https://g", "extraAlertAnnotations": {"dashboard_url": "x"}},
-     "config key extraAlertAnnotations.dashboard_url: invalid value 'x': generated from grafanaUrl"),
-])
+@pytest.mark.parametrize(
+    "data,line",
+    [
+        ({"warningDayLeft": 3}, "config key warningDayLeft: unknown key; known keys are: "),
+        (
+            {"warningDaysLeft": "28"},
+            "config key warningDaysLeft: invalid value '28': expected a number of days, got a string",
+        ),
+        (
+            {"warningDaysLeft": 14},
+            "config key warningDaysLeft: invalid value 14: must be greater than criticalDaysLeft (14)",
+        ),
+        (
+            {"missedScrapeTolerance": "10 minutes"},
+            "config key missedScrapeTolerance: invalid value '10 minutes': expected a Prometheus duration",
+        ),
+        (
+            {"severities": {"CertificateRenewal": "page"}},
+            "config key severities.CertificateRenewal: invalid value 'page': expected one of info, warning, critical",
+        ),
+        (
+            {"severities": {"CertRenewal": "info"}},
+            "config key severities.CertRenewal: invalid value 'info': unknown alert",
+        ),
+        ({"selector": 'job=~"('}, "config key selector: invalid value 'job=~\"(': not a PromQL label selector"),
+        ({"selector": 'job="a"} or vector(1'}, "config key selector: invalid value"),
+        ({"multiCluster": "yes"}, "config key multiCluster: invalid value 'yes': expected true or false"),
+        ({"exporter": {"exposeNotBefor": True}}, "config key exporter.exposeNotBefor: unknown key"),
+        (
+            {"extraAlertLabels": {"severity": "x"}},
+            "config key extraAlertLabels.severity: invalid value 'x': set severities",
+        ),
+        (
+            {"runbookUrlPattern": "https://x"},
+            "config key runbookUrlPattern: invalid value 'https://x': expected exactly one %s",
+        ),
+        ({"renewalOverdueFraction": 1.5}, "config key renewalOverdueFraction: invalid value 1.5: expected a fraction"),
+        ({"alertNamePrefix": "x509_"}, "config key alertNamePrefix: invalid value 'x509_': use CamelCase"),
+        ({"prometheusRule": {"name": "Bad_Name"}}, "config key prometheusRule.name: invalid value 'Bad_Name'"),
+        (
+            {"multiCluster": True, "reporterLabels": ["cluster", "instance"]},
+            "config key reporterLabels: invalid value 'cluster'",
+        ),
+        (
+            {"grafanaUrl": "grafana.example.org"},
+            "config key grafanaUrl: invalid value 'grafana.example.org': expected \"\" or Grafana's base URL",
+        ),
+        (
+            {"dashboardUidPrefix": "x509 "},
+            "config key dashboardUidPrefix: invalid value 'x509 ': expected at most 31 characters",
+        ),
+        ({"dashboardUidPrefix": "x" * 32}, "config key dashboardUidPrefix: invalid value 'xxxxxxxx"),
+        ({"dashboardTags": "x509"}, "config key dashboardTags: invalid value 'x509': expected a list of strings"),
+        ({"dashboardTags": [""]}, "config key dashboardTags: invalid value '': expected non-empty strings"),
+        ({"dashboardFolder": ""}, "config key dashboardFolder: invalid value '': expected a folder title"),
+        (
+            {"dashboardSidecarLabels": {}},
+            "config key dashboardSidecarLabels: invalid value {}: the Grafana sidecar needs a label",
+        ),
+        (
+            {"dashboardSidecarLabels": {"grafana_dashboard": 1}},
+            "config key dashboardSidecarLabels.grafana_dashboard: invalid value 1",
+        ),
+        ({"dashboardSidecarLabels": {"bad key": "1"}}, "config key dashboardSidecarLabels: invalid value 'bad key'"),
+        (
+            {"grafanaUrl": "https://g", "extraAlertAnnotations": {"dashboard_url": "x"}},
+            "config key extraAlertAnnotations.dashboard_url: invalid value 'x': generated from grafanaUrl",
+        ),
+    ],
+)
 def test_bad_values_are_refused_with_one_line(data, line):
     with pytest.raises(ConfigError) as err:
         load(data)
@@ -212,7 +298,7 @@ def test_bad_values_are_refused_with_one_line(data, line):
 
 def test_config_is_immutable():
     cfg = load({})
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.warningDaysLeft = 3  # type: ignore[misc]
     with pytest.raises(TypeError):
         cfg.severities["CertificateRenewal"] = "info"  # type: ignore[index]

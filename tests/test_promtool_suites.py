@@ -55,29 +55,37 @@ def test_variants_change_the_expectations():
     assert absent["exp_labels"] == {"severity": "critical", "job": "certs"}
 
 
-@pytest.mark.parametrize("overrides", [
-    {"warningDaysLeft": 27},
-    {"criticalDaysLeft": 13},
-    {"alertFor": {"CertificateExpiration": "16m"}},
-    {"missedScrapeTolerance": "1s"},
-    {"deduplicateReporters": False},
-    {"alertFor": {"SourceErrors": "4m"}},
-    {"scrapeTimeout": "11s"},
-], ids=lambda o: next(iter(o)))
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"warningDaysLeft": 27},
+        {"criticalDaysLeft": 13},
+        {"alertFor": {"CertificateExpiration": "16m"}},
+        {"missedScrapeTolerance": "1s"},
+        {"deduplicateReporters": False},
+        {"alertFor": {"SourceErrors": "4m"}},
+        {"scrapeTimeout": "11s"},
+    ],
+    ids=lambda o: next(iter(o)),
+)
 def test_default_suite_catches_a_wrong_rule(overrides, tmp_path):
     result = ut.run_suite(SUITES["defaults"], load({}), tmp_path, rules_cfg=load(overrides))
     assert not result.ok
     assert "FAILED" in result.output
 
 
-@pytest.mark.parametrize("mutation", [
-    # The lazy-counter branch: a series born inside the window must count.
-    lambda text: text.replace(" offset 15m", " offset 1m"),
-    # A successful scrape must drop a replaced certificate at once.
-    lambda text: text.replace("== 1", "== 2"),
-    # The Helm chart's renewal window excludes expired certificates.
-    lambda text: text.replace(">\n        0\n    for: 15m", ">=\n        -1e12\n    for: 15m", 1),
-], ids=["lazy-counter", "rotation", "renewal-excludes-expired"])
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        # The lazy-counter branch: a series born inside the window must count.
+        lambda text: text.replace(" offset 15m", " offset 1m"),
+        # A successful scrape must drop a replaced certificate at once.
+        lambda text: text.replace("== 1", "== 2"),
+        # The Helm chart's renewal window excludes expired certificates.
+        lambda text: text.replace(">\n        0\n    for: 15m", ">=\n        -1e12\n    for: 15m", 1),
+    ],
+    ids=["lazy-counter", "rotation", "renewal-excludes-expired"],
+)
 def test_default_suite_catches_a_mutated_rule(mutation, tmp_path):
     result = ut.run_suite(SUITES["defaults"], load({}), tmp_path, mutate=mutation)
     assert not result.ok, "the mutation went unnoticed"

@@ -9,14 +9,24 @@ from x509_mixin.mixin.config import load
 from x509_mixin.mixin.dashboards import dashboards
 
 # Grafana version -> the JSON schema of its Dashboard type (scripts/gen-grafana-schema.sh).
-SCHEMAS = {path.name.split("-")[2].removesuffix(".schema.json"): json.loads(path.read_text())
-           for path in sorted((Path(__file__).parent / "schemas").glob("grafana-dashboard-*.schema.json"))}
+SCHEMAS = {
+    path.name.split("-")[2].removesuffix(".schema.json"): json.loads(path.read_text())
+    for path in sorted((Path(__file__).parent / "schemas").glob("grafana-dashboard-*.schema.json"))
+}
 
 CONFIGS = {
     "defaults": {},
-    "everything-on": {"multiCluster": True, "clusterLabel": "k8s_cluster", "deduplicateReporters": False,
-                      "exporter": {"exposeNotBefore": True, "exposePerCertError": True, "exposeDiagnostics": True,
-                                   "exposeRelative": True}},
+    "everything-on": {
+        "multiCluster": True,
+        "clusterLabel": "k8s_cluster",
+        "deduplicateReporters": False,
+        "exporter": {
+            "exposeNotBefore": True,
+            "exposePerCertError": True,
+            "exposeDiagnostics": True,
+            "exposeRelative": True,
+        },
+    },
     "selector": {"selector": 'job="certs", env=~"prod|staging"', "dashboardUidPrefix": "pki_"},
 }
 
@@ -41,7 +51,7 @@ BUILT_INS = {"__rate_interval": "4s", "__interval": "1s", "__range": "30s"}
 def substitute(expr: str, values: dict[str, str]) -> str:
     """Variables replaced as Grafana does (`$name` and `${name}`), the longest names first."""
     for name, value in sorted({**BUILT_INS, **values}.items(), key=lambda kv: -len(kv[0])):
-        expr = expr.replace("${%s}" % name, value).replace("$" + name, value)
+        expr = expr.replace("${" + name + "}", value).replace("$" + name, value)
     return expr
 
 

@@ -39,8 +39,16 @@ def certificates(cluster: str) -> list[Cert]:
     for i in range(8):
         state = STATES[i % 4]
         serial += 1
-        certs.append(_cert({"filename": f"svc{i}.pem", "filepath": f"/etc/ssl/{cluster}/svc{i}.pem"},
-                           f"svc{i}.{cluster}.example.org", "Example File CA", serial, state, i))
+        certs.append(
+            _cert(
+                {"filename": f"svc{i}.pem", "filepath": f"/etc/ssl/{cluster}/svc{i}.pem"},
+                f"svc{i}.{cluster}.example.org",
+                "Example File CA",
+                serial,
+                state,
+                i,
+            )
+        )
     for i in range(6):  # each Secret holds a chain: the leaf and its intermediate
         state = STATES[i % 4]
         place = {"secret_namespace": f"team-{i % 3}", "secret_name": f"web{i}-tls", "secret_key": "tls.crt"}
@@ -49,18 +57,49 @@ def certificates(cluster: str) -> list[Cert]:
         certs.append(_cert(place, "Example Intermediate CA", "Example Root CA", serial + 1, "fine", 100))
     for i in range(4):
         serial += 1
-        certs.append(_cert({"configmap_namespace": "kube-system", "configmap_name": f"trust{i}",
-                            "configmap_key": "ca.crt"}, f"Trust {i}", "Example Root CA", serial, STATES[i % 4], i))
+        certs.append(
+            _cert(
+                {"configmap_namespace": "kube-system", "configmap_name": f"trust{i}", "configmap_key": "ca.crt"},
+                f"Trust {i}",
+                "Example Root CA",
+                serial,
+                STATES[i % 4],
+                i,
+            )
+        )
     for i, kind in enumerate(("user", "cluster")):
         serial += 1
-        certs.append(_cert({"filename": "config", "filepath": f"/home/ops/.kube/{cluster}", "embedded_kind": kind,
-                            "embedded_key": f"{kind}-certificate-data"}, f"kube-{kind}", "kubernetes", serial,
-                           STATES[(i + 1) % 4], i))
+        certs.append(
+            _cert(
+                {
+                    "filename": "config",
+                    "filepath": f"/home/ops/.kube/{cluster}",
+                    "embedded_kind": kind,
+                    "embedded_key": f"{kind}-certificate-data",
+                },
+                f"kube-{kind}",
+                "kubernetes",
+                serial,
+                STATES[(i + 1) % 4],
+                i,
+            )
+        )
     for i in range(2):
         serial += 1
-        certs.append(_cert({"cabundle_resource_kind": "ValidatingWebhookConfiguration",
-                            "cabundle_resource_name": f"hook{i}", "cabundle_entry": "0"}, f"hook{i}-ca",
-                           "Example Webhook CA", serial, STATES[(i + 2) % 4], i))
+        certs.append(
+            _cert(
+                {
+                    "cabundle_resource_kind": "ValidatingWebhookConfiguration",
+                    "cabundle_resource_name": f"hook{i}",
+                    "cabundle_entry": "0",
+                },
+                f"hook{i}-ca",
+                "Example Webhook CA",
+                serial,
+                STATES[(i + 2) % 4],
+                i,
+            )
+        )
     return certs
 
 
@@ -96,13 +135,22 @@ class Target:
             for c in certs:
                 add(f"{metric}{_labels(c.labels)} {value(c):.0f}")
         add("# TYPE x509_cert_error gauge")
-        broken = {name: "" for name in CERT_LABELS} | {"filename": "broken.pem",
-                                                       "filepath": f"/etc/ssl/{self.cluster}/broken.pem"}
+        broken = {name: "" for name in CERT_LABELS} | {
+            "filename": "broken.pem",
+            "filepath": f"/etc/ssl/{self.cluster}/broken.pem",
+        }
         add(f"x509_cert_error{_labels(broken)} 1")
-        crl = {name: "" for name in CERT_LABELS} | {"filepath": "/etc/ssl/crl.pem", "crl_number": "7",
-                                                    "issuer_CN": "Example Root CA"}
-        for metric, value in (("x509_crl_next_update", self.now + 5 * 86400), ("x509_crl_this_update", self.now - 86400),
-                              ("x509_crl_number", 7), ("x509_crl_stale", 0)):
+        crl = {name: "" for name in CERT_LABELS} | {
+            "filepath": "/etc/ssl/crl.pem",
+            "crl_number": "7",
+            "issuer_CN": "Example Root CA",
+        }
+        for metric, value in (
+            ("x509_crl_next_update", self.now + 5 * 86400),
+            ("x509_crl_this_update", self.now - 86400),
+            ("x509_crl_number", 7),
+            ("x509_crl_stale", 0),
+        ):
             add(f"# TYPE {metric} gauge\n{metric}{_labels(crl)} {value:.0f}")
         add("# TYPE x509_source_up gauge")
         add('x509_source_up{source_kind="file",source_name="files"} 1')
@@ -117,7 +165,10 @@ class Target:
         add('x509_source_errors_total{source_kind="file",source_name="files",reason="not_found"} 0')
         for metric, labels in (
             ("x509_kube_watch_resyncs_total", 'source_name="kubernetes",resource="secrets"'),
-            ("x509_kube_transport_errors_total", 'source_name="kubernetes",resource="secrets",reason="watch_error_event"'),
+            (
+                "x509_kube_transport_errors_total",
+                'source_name="kubernetes",resource="secrets",reason="watch_error_event"',
+            ),
             ("x509_pkcs12_passphrase_failures_total", 'source_name="files"'),
             ("x509_jks_passphrase_failures_total", 'source_name="files"'),
             ("x509_cert_collision_total", 'source_kind="file"'),
@@ -126,16 +177,28 @@ class Target:
         ):
             add(f"# TYPE {metric} counter\n{metric}{{{labels}}} {n}")
         add("# TYPE x509_exporter_build_info gauge")
-        add('x509_exporter_build_info{version="4.2.0",built="2026-08-01",git_commit="abc1234",go_runtime="go1.24",'
-            'go_os="linux",go_arch="amd64"} 1')
+        add(
+            'x509_exporter_build_info{version="4.2.0",built="2026-08-01",git_commit="abc1234",go_runtime="go1.24",'
+            'go_os="linux",go_arch="amd64"} 1'
+        )
         self._histogram(add, "x509_scrape_duration_seconds", "", SCRAPE_DURATION_BUCKETS, n, 0.04)
         for fmt in ("pem", "pkcs12"):
-            self._histogram(add, "x509_parse_duration_seconds", f'format="{fmt}"', (0.001, 0.01, 0.1, 1), n, 0.005,
-                            header=fmt == "pem")
-        self._histogram(add, "x509_kube_request_duration_seconds", 'verb="GET",resource="secrets"',
-                        (0.01, 0.1, 1), n, 0.05)
+            self._histogram(
+                add,
+                "x509_parse_duration_seconds",
+                f'format="{fmt}"',
+                (0.001, 0.01, 0.1, 1),
+                n,
+                0.005,
+                header=fmt == "pem",
+            )
+        self._histogram(
+            add, "x509_kube_request_duration_seconds", 'verb="GET",resource="secrets"', (0.01, 0.1, 1), n, 0.05
+        )
         add('# TYPE x509_kube_informer_scope gauge\nx509_kube_informer_scope{source_name="kube",scope="cluster"} 1')
-        add('# TYPE x509_informer_queue_depth gauge\nx509_informer_queue_depth{source_name="kube",resource="secrets"} 3')
+        add(
+            '# TYPE x509_informer_queue_depth gauge\nx509_informer_queue_depth{source_name="kube",resource="secrets"} 3'
+        )
         return "\n".join(lines) + "\n"
 
     @staticmethod

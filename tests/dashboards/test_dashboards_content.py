@@ -4,6 +4,7 @@ queries, and how the configuration changes them."""
 from __future__ import annotations
 
 from dashboard_helpers import panels
+
 from x509_mixin.mixin.config import load
 from x509_mixin.mixin.dashboards import dashboards
 
@@ -43,8 +44,16 @@ def test_variables():
         return [v["name"] for v in m["templating"]["list"]]
 
     assert names(model("overview")) == ["datasource", "job", "instance"]
-    assert names(model("inventory")) == ["datasource", "job", "instance", "subject", "issuer", "namespace", "path",
-                                         "serial"]
+    assert names(model("inventory")) == [
+        "datasource",
+        "job",
+        "instance",
+        "subject",
+        "issuer",
+        "namespace",
+        "path",
+        "serial",
+    ]
     assert names(model("exporter")) == ["datasource", "job", "instance", "source"]
     multi = model("overview", {"multiCluster": True, "clusterLabel": "k8s"})
     assert names(multi) == ["datasource", "cluster", "job", "instance"]
@@ -52,9 +61,11 @@ def test_variables():
     assert variables["datasource"]["query"] == "prometheus"
     assert variables["cluster"]["query"]["query"] == 'label_values(up{job=~"x509-certificate-exporter.*"}, k8s)'
     assert variables["job"]["query"]["query"] == (
-        'label_values(up{job=~"x509-certificate-exporter.*", k8s=~"$cluster"}, job)')
+        'label_values(up{job=~"x509-certificate-exporter.*", k8s=~"$cluster"}, job)'
+    )
     assert variables["instance"]["query"]["query"] == (
-        'label_values(up{job=~"x509-certificate-exporter.*", k8s=~"$cluster", job=~"$job"}, instance)')
+        'label_values(up{job=~"x509-certificate-exporter.*", k8s=~"$cluster", job=~"$job"}, instance)'
+    )
     assert variables["instance"]["allValue"] == ".*" and variables["instance"]["multi"] is True
     subject = next(v for v in model("inventory")["templating"]["list"] if v["name"] == "subject")
     assert subject["type"] == "textbox" and subject["query"] == ".*"
@@ -81,11 +92,13 @@ def test_overview_panels():
     m = model("overview")
     assert query(m, "Expired") == f'sum(state:x509_cert_not_after:count{{{SEL}, state="expired"}})'
     assert query(m, "Certificates by issuer") == (
-        f"topk(20, sum by (issuer_CN) (issuer_CN:x509_cert_not_after:count{{{SEL}}}))")
+        f"topk(20, sum by (issuer_CN) (issuer_CN:x509_cert_not_after:count{{{SEL}}}))"
+    )
     assert query(m, "Bundles that failed to parse") == (
         f'sum by (source_name, reason) (rate(x509_source_errors_total{{{SEL}, instance=~"$instance", '
         'reason=~"bad_pem|bad_der|bad_crl|bad_pkcs12|bad_jks|bad_passphrase|no_certificate_found|decode_failed|'
-        'parse_timeout"}[$__rate_interval]))')
+        'parse_timeout"}[$__rate_interval]))'
+    )
     soonest = query(m, "Certificates expiring soonest")
     assert soonest.startswith("bottomk(50, label_replace(") and soonest.endswith(" - time())")
     assert "max without (job, instance, pod, container, endpoint, service, namespace, node)" in soonest
@@ -97,7 +110,8 @@ def test_descriptions_say_how_certificates_are_counted():
 
     assert description(model("overview")).endswith("a certificate reported by several exporters counts once.")
     assert description(model("overview", {"deduplicateReporters": False})).endswith(
-        "deduplicateReporters is off: each exporter's report counts.")
+        "deduplicateReporters is off: each exporter's report counts."
+    )
 
 
 def test_thresholds_follow_the_configured_days():
@@ -106,8 +120,11 @@ def test_thresholds_follow_the_configured_days():
         props = {p["id"]: p["value"] for p in table["fieldConfig"]["overrides"][0]["properties"]}
         return props["thresholds"]["steps"]
 
-    assert steps(model("overview")) == [{"color": "red", "value": None}, {"color": "orange", "value": 14 * 86400},
-                                        {"color": "green", "value": 28 * 86400}]
+    assert steps(model("overview")) == [
+        {"color": "red", "value": None},
+        {"color": "orange", "value": 14 * 86400},
+        {"color": "green", "value": 28 * 86400},
+    ]
     other = model("overview", {"warningDaysLeft": 30, "criticalDaysLeft": 7})
     assert steps(other)[1:] == [{"color": "orange", "value": 7 * 86400}, {"color": "green", "value": 30 * 86400}]
     assert [p["title"] for p in panels(other)][1:3] == ["Critical (< 7 days)", "Warning (< 30 days)"]
@@ -127,18 +144,23 @@ def test_inventory_panels_and_filters():
     ]
     crls = next(p for p in panels(m) if p["title"] == "CRLs")
     steps = crls["fieldConfig"]["overrides"][0]["properties"][2]["value"]["steps"]
-    assert steps == [{"color": "red", "value": None}, {"color": "orange", "value": 0},
-                     {"color": "green", "value": 7 * 86400}]
-    filters = ('subject_CN=~"$subject", issuer_CN=~"$issuer", filepath=~"$path", serial_number=~"$serial"')
+    assert steps == [
+        {"color": "red", "value": None},
+        {"color": "orange", "value": 0},
+        {"color": "green", "value": 7 * 86400},
+    ]
+    filters = 'subject_CN=~"$subject", issuer_CN=~"$issuer", filepath=~"$path", serial_number=~"$serial"'
     assert query(m, "Matching certificates") == (
         "count(max without (job, instance, pod, container, endpoint, service, namespace, node) ("
         f'(x509_cert_not_after{{{SEL}, instance=~"$instance", {filters}, secret_namespace=~"$namespace"}} or '
-        f'x509_cert_not_after{{{SEL}, instance=~"$instance", {filters}, configmap_namespace=~"$namespace"}})))')
+        f'x509_cert_not_after{{{SEL}, instance=~"$instance", {filters}, configmap_namespace=~"$namespace"}})))'
+    )
     table = next(p for p in panels(m) if p["title"] == "Certificates")
     assert [t["refId"] for t in table["targets"]] == ["A", "B"] and all(t["instant"] for t in table["targets"])
     assert "Not before" not in str(table)
-    with_nb = next(p for p in panels(model("inventory", {"exporter": {"exposeNotBefore": True}}))
-                   if p["title"] == "Certificates")
+    with_nb = next(
+        p for p in panels(model("inventory", {"exporter": {"exposeNotBefore": True}})) if p["title"] == "Certificates"
+    )
     assert "x509_cert_not_before" in with_nb["targets"][2]["expr"]
     assert with_nb["fieldConfig"]["overrides"][0]["matcher"]["options"] == "Not before"
 
@@ -165,17 +187,24 @@ def test_exporter_panels_and_diagnostics_gate():
     assert scrape["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] == {"mode": "line"}
     assert query(m, "Sources up") == (
         f'max by (instance, source_kind, source_name) (x509_source_up{{{SEL}, instance=~"$instance", '
-        'source_name=~"$source"})')
+        'source_name=~"$source"})'
+    )
     diag = model("exporter", {"exporter": {"exposeDiagnostics": True}})
-    assert [p["title"] for p in diag["panels"]][len(m["panels"]):] == [
-        "Diagnostics", "Parse duration p99", "Kubernetes request p99", "Informer queue depth", "Informer scope"]
+    assert [p["title"] for p in diag["panels"]][len(m["panels"]) :] == [
+        "Diagnostics",
+        "Parse duration p99",
+        "Kubernetes request p99",
+        "Informer queue depth",
+        "Informer scope",
+    ]
 
 
 def test_multicluster_keeps_the_cluster_apart():
     m = model("overview", {"multiCluster": True})
     assert query(m, "Certificates by state and cluster") == (
         'sum by (cluster, state) (state:x509_cert_not_after:count{job=~"x509-certificate-exporter.*", '
-        'cluster=~"$cluster", job=~"$job"})')
+        'cluster=~"$cluster", job=~"$job"})'
+    )
     panel = next(p for p in panels(m) if p["title"] == "Certificates by state and cluster")
     assert panel["targets"][0]["legendFormat"] == "{{cluster}} {{state}}"
 
@@ -190,7 +219,8 @@ def test_soonest_table_links_each_subject_to_the_inventory():
     link = table["fieldConfig"]["overrides"][1]
     assert link["matcher"]["options"] == "Subject CN"
     assert link["properties"][0]["value"][0]["url"] == (
-        "/d/x509-inventory?${__url_time_range}&${job:queryparam}&var-subject=${__value.raw}")
+        "/d/x509-inventory?${__url_time_range}&${job:queryparam}&var-subject=${__value.raw}"
+    )
 
 
 def test_certificate_alerts_open_the_inventory_and_the_others_the_exporter_dashboard():

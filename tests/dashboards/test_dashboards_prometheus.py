@@ -15,17 +15,19 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import fake_exporter as fx
 import pytest
 import yaml
-
-import fake_exporter as fx
 from dashboard_helpers import CONFIGS, all_values, panels, substitute, targets
+
 from x509_mixin.generator.build import ALERTS_FILE, RULES_FILE, render
 from x509_mixin.mixin.config import Config, load
 from x509_mixin.mixin.dashboards import dashboards
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs Debian's prometheus (make tools)")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("prometheus") is None, reason="needs Debian's prometheus (make tools)"),
+]
 JOB = "x509-certificate-exporter"
 
 
@@ -81,24 +83,42 @@ def prom(request, tmp_path_factory):
     files = render(cfg)
     for rel in (ALERTS_FILE, RULES_FILE):
         (work / Path(rel).name).write_text(files[rel])
-    (work / "prometheus.yml").write_text(yaml.safe_dump({
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
-        "rule_files": ["prometheus_alerts.yaml", "prometheus_rules.yaml"],
-        "scrape_configs": [{"job_name": JOB, "static_configs": [
-            {"targets": addrs, "labels": {cfg.clusterLabel: cluster}} for cluster, addrs in instances.items()]}],
-    }))
+    (work / "prometheus.yml").write_text(
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
+                "rule_files": ["prometheus_alerts.yaml", "prometheus_rules.yaml"],
+                "scrape_configs": [
+                    {
+                        "job_name": JOB,
+                        "static_configs": [
+                            {"targets": addrs, "labels": {cfg.clusterLabel: cluster}}
+                            for cluster, addrs in instances.items()
+                        ],
+                    }
+                ],
+            }
+        )
+    )
     port = _free_port()
-    proc = subprocess.Popen(["prometheus", f"--config.file={work / 'prometheus.yml'}",
-                             f"--storage.tsdb.path={work / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=open(work / "prometheus.log", "w"))
+    proc = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={work / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / "prometheus.log", "w"),
+    )
     p = Prom(f"http://127.0.0.1:{port}", cfg, dashboards(cfg), instances)
     try:
         deadline = time.time() + 90
-        _wait(p, 'count(up{job="%s"} == 1) == 3' % JOB, deadline)
+        _wait(p, f'count(up{{job="{JOB}"}} == 1) == 3', deadline)
         _wait(p, "state:x509_cert_not_after:count", deadline)
         # Counters need a few samples inside $__rate_interval before rates answer.
         time.sleep(5)
-        _wait(p, 'rate(x509_panic_total[4s]) > 0', deadline)
+        _wait(p, "rate(x509_panic_total[4s]) > 0", deadline)
         yield p
     finally:
         proc.terminate()
@@ -155,11 +175,18 @@ def _stat(prom: Prom, dashboard: str, title: str, values: dict[str, str]) -> flo
 
 def test_overview_counts_each_certificate_once_per_state(prom):
     cfg = prom.cfg
-    titles = {"expired": "Expired", "critical": f"Critical (< {cfg.criticalDaysLeft} days)",
-              "warning": f"Warning (< {cfg.warningDaysLeft} days)", "fine": "Fine"}
+    titles = {
+        "expired": "Expired",
+        "critical": f"Critical (< {cfg.criticalDaysLeft} days)",
+        "warning": f"Warning (< {cfg.warningDaysLeft} days)",
+        "fine": "Fine",
+    }
     expected = _expected_states(prom)
-    assert expected == ({"expired": 10, "critical": 12, "warning": 12, "fine": 22} if cfg.deduplicates
-                        else {"expired": 15, "critical": 18, "warning": 18, "fine": 33})
+    assert expected == (
+        {"expired": 10, "critical": 12, "warning": 12, "fine": 22}
+        if cfg.deduplicates
+        else {"expired": 15, "critical": 18, "warning": 18, "fine": 33}
+    )
     for state, title in titles.items():
         assert _stat(prom, "overview", title, {}) == expected[state], state
     if cfg.multiCluster:
@@ -180,8 +207,11 @@ def test_inventory_filters_and_chains(prom):
     panel = next(p for p in panels(model) if p["title"] == "Certificates per bundle")
     rows = prom.run(panel["targets"][0], all_values(model))
     cluster = prom.cfg.clusterLabel
-    secrets = {(r["metric"].get(cluster), r["metric"]["bundle"]): float(r["value"][1])
-               for r in rows if r["metric"]["place_kind"] == "Secret"}
+    secrets = {
+        (r["metric"].get(cluster), r["metric"]["bundle"]): float(r["value"][1])
+        for r in rows
+        if r["metric"]["place_kind"] == "Secret"
+    }
     # A Secret's chain (leaf and intermediate) is one bundle of two certificates.
     if prom.cfg.multiCluster:  # per cluster; without deduplication east's two replicas count twice
         assert secrets[("west", "team-1 web1-tls tls.crt")] == 2

@@ -24,11 +24,15 @@ def test_suite_tests_every_record():
     assert all(f"expr: {record}\n" in text for record in RECORDS)
 
 
-@pytest.mark.parametrize("overrides", [
-    {"criticalDaysLeft": 4},  # the 5-day certificate leaves `critical`
-    {"warningDaysLeft": 19},  # the 20-day certificate leaves `warning`
-    {"deduplicateReporters": False},  # the file reported twice counts twice
-], ids=lambda o: next(iter(o)))
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"criticalDaysLeft": 4},  # the 5-day certificate leaves `critical`
+        {"warningDaysLeft": 19},  # the 20-day certificate leaves `warning`
+        {"deduplicateReporters": False},  # the file reported twice counts twice
+    ],
+    ids=lambda o: next(iter(o)),
+)
 def test_suite_catches_a_wrong_rule(overrides, tmp_path):
     result = ut.run_suite(SUITE, load({}), tmp_path, rules_cfg=load(overrides))
     assert not result.ok and "FAILED" in result.output
@@ -37,4 +41,7 @@ def test_suite_catches_a_wrong_rule(overrides, tmp_path):
 def test_recorded_series_keep_job_cluster_and_the_selector_labels():
     assert kept_labels(load()) == ("job",)
     assert kept_labels(load({"multiCluster": True, "clusterLabel": "k8s", "selector": 'env="prod", job="x"'})) == (
-        "k8s", "job", "env")
+        "k8s",
+        "job",
+        "env",
+    )

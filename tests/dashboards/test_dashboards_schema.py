@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-
 from dashboard_helpers import CONFIGS, SCHEMAS, built
+
 from x509_mixin.generator.grafana_files import import_variant
 
 VALIDATORS = {version: jsonschema.Draft7Validator(schema) for version, schema in SCHEMAS.items()}
@@ -53,9 +53,16 @@ def test_the_schema_catches_grafanalib_legacy_shapes(version):
     from grafanalib import core as G
     from grafanalib._gen import DashboardEncoder
 
-    raw = json.loads(json.dumps(G.Dashboard(title="t", uid="u", panels=[
-        G.TimeSeries(title="p", dataSource="${datasource}", gridPos=G.GridPos(h=1, w=1, x=0, y=0))]).to_json_data(),
-        cls=DashboardEncoder))
+    raw = json.loads(
+        json.dumps(
+            G.Dashboard(
+                title="t",
+                uid="u",
+                panels=[G.TimeSeries(title="p", dataSource="${datasource}", gridPos=G.GridPos(h=1, w=1, x=0, y=0))],
+            ).to_json_data(),
+            cls=DashboardEncoder,
+        )
+    )
     found = errors(raw, version)
     assert any("'rows'" in e or "'style'" in e for e in found)
     assert any(e.startswith("panels/0: ") for e in found)  # the string datasource, nulls...

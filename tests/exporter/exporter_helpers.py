@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
-import ssl
 import time
 from dataclasses import dataclass
 
@@ -19,13 +18,19 @@ from prometheus_client.parser import text_string_to_metric_families
 from x509_mixin.exporter.app import Exporter
 from x509_mixin.exporter.config import parse_config
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 _KEY = ec.generate_private_key(ec.SECP256R1())  # one key for every test certificate: fast
 
 
 def name(**attrs) -> x509.Name:
-    oids = {"C": NameOID.COUNTRY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME, "L": NameOID.LOCALITY_NAME,
-            "O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME, "CN": NameOID.COMMON_NAME}
+    oids = {
+        "C": NameOID.COUNTRY_NAME,
+        "ST": NameOID.STATE_OR_PROVINCE_NAME,
+        "L": NameOID.LOCALITY_NAME,
+        "O": NameOID.ORGANIZATION_NAME,
+        "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+        "CN": NameOID.COMMON_NAME,
+    }
     return x509.Name([x509.NameAttribute(oids[k], v) for k, v in attrs.items()])
 
 
@@ -51,28 +56,37 @@ class Cert:
         return int(self.cert.not_valid_before_utc.timestamp())
 
 
-def make_cert(cn="leaf.example", issuer: Cert | None = None, serial=None, days=30, start_days=-1, ca=False,
-              subject=None, **_) -> Cert:
+def make_cert(
+    cn="leaf.example", issuer: Cert | None = None, serial=None, days=30, start_days=-1, ca=False, subject=None, **_
+) -> Cert:
     subj = subject if subject is not None else name(CN=cn)
-    b = (x509.CertificateBuilder().subject_name(subj)
-         .issuer_name(issuer.cert.subject if issuer else subj)
-         .public_key(_KEY.public_key()).serial_number(serial or x509.random_serial_number())
-         .not_valid_before(NOW + dt.timedelta(days=start_days)).not_valid_after(NOW + dt.timedelta(days=days))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(subj)
+        .issuer_name(issuer.cert.subject if issuer else subj)
+        .public_key(_KEY.public_key())
+        .serial_number(serial or x509.random_serial_number())
+        .not_valid_before(NOW + dt.timedelta(days=start_days))
+        .not_valid_after(NOW + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     return Cert(b.sign(_KEY, hashes.SHA256()), _KEY)
 
 
 def make_crl(issuer: Cert, number: int | None = 7, next_days=7, this_days=-1) -> x509.CertificateRevocationList:
-    b = (x509.CertificateRevocationListBuilder().issuer_name(issuer.cert.subject)
-         .last_update(NOW + dt.timedelta(days=this_days)).next_update(NOW + dt.timedelta(days=next_days)))
+    b = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.cert.subject)
+        .last_update(NOW + dt.timedelta(days=this_days))
+        .next_update(NOW + dt.timedelta(days=next_days))
+    )
     if number is not None:
         b = b.add_extension(x509.CRLNumber(number), critical=False)
     return b.sign(_KEY, hashes.SHA256())
 
 
 def make_p12(cert: Cert, extra: list[Cert] = (), passphrase: bytes | None = b"s3cret-Pass") -> bytes:
-    enc = (serialization.BestAvailableEncryption(passphrase) if passphrase
-           else serialization.NoEncryption())
+    enc = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     return pkcs12.serialize_key_and_certificates(b"test", cert.key, cert.cert, [c.cert for c in extra], enc)
 
 
@@ -112,8 +126,10 @@ class Running:
 
     def families(self) -> dict:
         # keyed by the exposed family name (the parser drops a counter's _total suffix)
-        return {(f.name + "_total" if f.type == "counter" else f.name): f
-                for f in text_string_to_metric_families(self.metrics_text())}
+        return {
+            (f.name + "_total" if f.type == "counter" else f.name): f
+            for f in text_string_to_metric_families(self.metrics_text())
+        }
 
     def samples(self, name: str) -> list:
         text = self.metrics_text()

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from exporter_helpers import file_source, make_cert, name
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -25,10 +24,24 @@ def test_status_page_in_headless_chromium(tmp_path, exporter, ca):
     run.metrics_text()
     url = f"http://127.0.0.1:{run.port}/"
     out = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", url],
-        capture_output=True, text=True, timeout=60)
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     dom = out.stdout
     assert "<h1>x509 certificate exporter" in dom, out.stderr[-2000:]
     assert 'id="readiness" class="ok">ready<' in dom

@@ -9,18 +9,34 @@ from x509_mixin.exporter.config import ConfigError, parse_config
 
 
 def test_full_schema(tmp_path):
-    cfg = parse_config({
-        "web": {"enableStats": False},
-        "server": {"listen": "127.0.0.1:9999", "probeListen": ":9798", "readTimeout": "5s", "writeTimeout": "1m"},
-        "log": {"level": "debug", "format": "json"},
-        "metrics": {"exposeRelative": True, "exposeSubjectFields": ["cn", "O"], "trimPathComponents": 1,
-                    "collisionDiscriminator": "always", "collisionDiscriminatorLength": 10},
-        "cache": {"filePoll": {"interval": "1m30s", "skipUnchanged": False}},
-        "sources": [{"kind": "file", "name": "a", "paths": ["/etc/ssl/*.pem"], "excludePaths": ["/etc/ssl/x*"],
-                     "followSymlinks": False, "refreshInterval": "10s", "formats": ["pem", "pkcs12"],
-                     "pkcs12": {"passphrase": "p", "tryEmptyPassphrase": True}},
-                    {"kind": "kubeconfig", "name": "k", "paths": ["/root/.kube/config"]}],
-    })
+    cfg = parse_config(
+        {
+            "web": {"enableStats": False},
+            "server": {"listen": "127.0.0.1:9999", "probeListen": ":9798", "readTimeout": "5s", "writeTimeout": "1m"},
+            "log": {"level": "debug", "format": "json"},
+            "metrics": {
+                "exposeRelative": True,
+                "exposeSubjectFields": ["cn", "O"],
+                "trimPathComponents": 1,
+                "collisionDiscriminator": "always",
+                "collisionDiscriminatorLength": 10,
+            },
+            "cache": {"filePoll": {"interval": "1m30s", "skipUnchanged": False}},
+            "sources": [
+                {
+                    "kind": "file",
+                    "name": "a",
+                    "paths": ["/etc/ssl/*.pem"],
+                    "excludePaths": ["/etc/ssl/x*"],
+                    "followSymlinks": False,
+                    "refreshInterval": "10s",
+                    "formats": ["pem", "pkcs12"],
+                    "pkcs12": {"passphrase": "p", "tryEmptyPassphrase": True},
+                },
+                {"kind": "kubeconfig", "name": "k", "paths": ["/root/.kube/config"]},
+            ],
+        }
+    )
     assert cfg.server.read_timeout == 5 and cfg.server.write_timeout == 60
     assert cfg.cache.poll_interval == 90 and not cfg.cache.skip_unchanged
     assert cfg.metrics.expose_subject_fields == ("O", "CN")
@@ -28,21 +44,41 @@ def test_full_schema(tmp_path):
     assert "passphrase='p'" not in repr(cfg)
 
 
-@pytest.mark.parametrize("data,needle", [
-    ({"sources": [{"kind": "kubernetes", "name": "k"}]}, "sources[0].kind: 'kubernetes' is not supported"),
-    ({"sources": [{"kind": "cabundle", "name": "c"}]}, "github.com/enix/x509-certificate-exporter"),
-    ({"sources": [{"kind": "file", "name": "a", "paths": ["/x"], "secrets": {}}]}, "sources[0].secrets: only applies"),
-    ({"sources": [{"kind": "file", "name": "a", "paths": ["/x"], "formats": ["jks"]}]}, "'jks' is not supported"),
-    ({"sources": [{"kind": "file", "name": "a", "paths": ["rel/x"]}]}, "use absolute paths"),
-    ({"sources": [{"kind": "file", "name": "a", "paths": ["/x"], "refreshInterval": "soon"}]},
-     "sources[0].refreshInterval: invalid value 'soon'"),
-    ({"metrics": {"collisionDiscriminator": "sometimes"}}, "use auto, always or never"),
-    ({"metrics": {"exposeRelative": "yes"}}, "metrics.exposeRelative: invalid value 'yes'; expected true or false"),
-    ({"cache": {"filePoll": {"intervall": "1s"}}}, "cache.filePoll.intervall: unknown key"),
-    ({"server": {"listen": "nowhere"}}, "server.listen: invalid value 'nowhere'"),
-    ({"sources": [{"kind": "file", "name": "a", "paths": ["/x"], "pkcs12": {"passphrase": "TopSecret1"},
-                   "formats": ["pem"]}]}, "formats does not list pkcs12"),
-])
+@pytest.mark.parametrize(
+    "data,needle",
+    [
+        ({"sources": [{"kind": "kubernetes", "name": "k"}]}, "sources[0].kind: 'kubernetes' is not supported"),
+        ({"sources": [{"kind": "cabundle", "name": "c"}]}, "github.com/enix/x509-certificate-exporter"),
+        (
+            {"sources": [{"kind": "file", "name": "a", "paths": ["/x"], "secrets": {}}]},
+            "sources[0].secrets: only applies",
+        ),
+        ({"sources": [{"kind": "file", "name": "a", "paths": ["/x"], "formats": ["jks"]}]}, "'jks' is not supported"),
+        ({"sources": [{"kind": "file", "name": "a", "paths": ["rel/x"]}]}, "use absolute paths"),
+        (
+            {"sources": [{"kind": "file", "name": "a", "paths": ["/x"], "refreshInterval": "soon"}]},
+            "sources[0].refreshInterval: invalid value 'soon'",
+        ),
+        ({"metrics": {"collisionDiscriminator": "sometimes"}}, "use auto, always or never"),
+        ({"metrics": {"exposeRelative": "yes"}}, "metrics.exposeRelative: invalid value 'yes'; expected true or false"),
+        ({"cache": {"filePoll": {"intervall": "1s"}}}, "cache.filePoll.intervall: unknown key"),
+        ({"server": {"listen": "nowhere"}}, "server.listen: invalid value 'nowhere'"),
+        (
+            {
+                "sources": [
+                    {
+                        "kind": "file",
+                        "name": "a",
+                        "paths": ["/x"],
+                        "pkcs12": {"passphrase": "TopSecret1"},
+                        "formats": ["pem"],
+                    }
+                ]
+            },
+            "formats does not list pkcs12",
+        ),
+    ],
+)
 def test_refusals(data, needle):
     with pytest.raises(ConfigError) as e:
         parse_config(data)
@@ -66,11 +102,27 @@ def test_cli_exit_status_2_one_line_per_problem(tmp_path, capsys):
 
 
 def test_v3_shortcuts_map_onto_the_schema(tmp_path):
-    cfg, warnings = build_config(["-d", str(tmp_path), "-f", "/etc/a.pem", "-k", "/root/.kube/config",
-                                  "-b", ":9100", "--web.config.file", "/etc/web.yml", "--debug"])
+    cfg, warnings = build_config(
+        [
+            "-d",
+            str(tmp_path),
+            "-f",
+            "/etc/a.pem",
+            "-k",
+            "/root/.kube/config",
+            "-b",
+            ":9100",
+            "--web.config.file",
+            "/etc/web.yml",
+            "--debug",
+        ]
+    )
     kinds = {(s.name, s.kind, s.paths) for s in cfg.sources}
-    assert kinds == {("watch-dir", "file", (f"{tmp_path}/*",)), ("watch-file", "file", ("/etc/a.pem",)),
-                     ("watch-kubeconf", "kubeconfig", ("/root/.kube/config",))}
+    assert kinds == {
+        ("watch-dir", "file", (f"{tmp_path}/*",)),
+        ("watch-file", "file", ("/etc/a.pem",)),
+        ("watch-kubeconf", "kubeconfig", ("/root/.kube/config",)),
+    }
     assert cfg.server.listen == ":9100" and cfg.server.web_config_file == "/etc/web.yml"
     assert cfg.log.level == "debug"
     assert len(warnings) == 6 and all("deprecated" in w for w in warnings)

@@ -6,7 +6,6 @@ import logging
 import os
 
 import pytest
-
 from exporter_helpers import file_source, make_cert, make_p12, series
 
 from x509_mixin.exporter import sources as sources_mod
@@ -37,17 +36,20 @@ def _check(run, reason, bad_name, good=("good",)):
     assert (status, body) == (200, "ok")
 
 
-@pytest.mark.parametrize("content,reason", [
-    (b"", "no_certificate_found"),
-    (b"\n  \n", "no_certificate_found"),
-    (b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n", "bad_pem"),  # truncated
-    (b"\x00\x01garbage\xff not pem at all", "bad_pem"),
-    (b"-----BEGIN CERTIFICATE-----\n!!!!not base64!!!!\n-----END CERTIFICATE-----\n", "bad_pem"),
-    (b"-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n", "bad_pem"),  # not DER
-    (b"-----BEGIN X509 CRL-----\nAAECAwQF\n-----END X509 CRL-----\n", "bad_crl"),
-    (b"-----BEGIN PRIVATE KEY-----\nAAECAwQF\n-----END PRIVATE KEY-----\n", "no_certificate_found"),
-    (b"-----BEGIN CERTIFICATE REQUEST-----\nAAECAwQF\n-----END CERTIFICATE REQUEST-----\n", "no_certificate_found"),
-])
+@pytest.mark.parametrize(
+    "content,reason",
+    [
+        (b"", "no_certificate_found"),
+        (b"\n  \n", "no_certificate_found"),
+        (b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n", "bad_pem"),  # truncated
+        (b"\x00\x01garbage\xff not pem at all", "bad_pem"),
+        (b"-----BEGIN CERTIFICATE-----\n!!!!not base64!!!!\n-----END CERTIFICATE-----\n", "bad_pem"),
+        (b"-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n", "bad_pem"),  # not DER
+        (b"-----BEGIN X509 CRL-----\nAAECAwQF\n-----END X509 CRL-----\n", "bad_crl"),
+        (b"-----BEGIN PRIVATE KEY-----\nAAECAwQF\n-----END PRIVATE KEY-----\n", "no_certificate_found"),
+        (b"-----BEGIN CERTIFICATE REQUEST-----\nAAECAwQF\n-----END CERTIFICATE REQUEST-----\n", "no_certificate_found"),
+    ],
+)
 def test_bad_pem_content(tmp_path, exporter, ca, content, reason):
     _good(tmp_path, ca)
     (tmp_path / "bad.pem").write_bytes(content)
@@ -114,14 +116,23 @@ def test_pkcs12_empty_passphrase_and_passphrase_file(tmp_path, exporter, ca):
     (tmp_path / "ks2" / "file.p12").write_bytes(make_p12(b, [ca], passphrase=PASS.encode()))
     pw = tmp_path / "pw.txt"
     pw.write_text(PASS + "\n")
-    run = exporter({"sources": [
-        file_source(tmp_path / "ks" / "*.p12", name="empty", formats=["pkcs12"],
-                    pkcs12={"tryEmptyPassphrase": True}),
-        file_source(tmp_path / "ks2" / "*.p12", name="file", formats=["pkcs12"],
-                    pkcs12={"passphraseFile": str(pw)}),
-    ]})
-    assert sorted(x.labels["subject_CN"] for x in run.samples("x509_cert_not_after")) == \
-        ["Test Root CA", "filepass", "good"]
+    run = exporter(
+        {
+            "sources": [
+                file_source(
+                    tmp_path / "ks" / "*.p12", name="empty", formats=["pkcs12"], pkcs12={"tryEmptyPassphrase": True}
+                ),
+                file_source(
+                    tmp_path / "ks2" / "*.p12", name="file", formats=["pkcs12"], pkcs12={"passphraseFile": str(pw)}
+                ),
+            ]
+        }
+    )
+    assert sorted(x.labels["subject_CN"] for x in run.samples("x509_cert_not_after")) == [
+        "Test Root CA",
+        "filepass",
+        "good",
+    ]
     assert all(v == 0 for v in run.errors().values())
 
 
@@ -137,8 +148,9 @@ def test_size_cap(tmp_path, exporter, ca, monkeypatch):
 def test_directory_where_a_file_was_expected(tmp_path, exporter, ca):
     _good(tmp_path, ca)
     (tmp_path / "dir.pem").mkdir()
-    run = exporter({"sources": [file_source(tmp_path / "good.pem", tmp_path / "dir.pem")],
-                    "metrics": {"exposePerCertError": True}})
+    run = exporter(
+        {"sources": [file_source(tmp_path / "good.pem", tmp_path / "dir.pem")], "metrics": {"exposePerCertError": True}}
+    )
     _check(run, "read_failed", "dir.pem")
 
 
@@ -188,9 +200,12 @@ def test_broken_symlink_loop_and_out_of_scope(tmp_path, exporter, ca):
     outside = tmp_path.parent / f"{tmp_path.name}-outside.pem"
     outside.write_bytes(make_cert("outside", issuer=ca).pem)
     (tmp_path / "escape.pem").symlink_to(outside)
-    run = exporter({"sources": [file_source(tmp_path / "*.pem", pathMappings=[{"from": str(tmp_path),
-                                                                               "to": str(tmp_path)}])],
-                    "metrics": {"exposePerCertError": True}})
+    run = exporter(
+        {
+            "sources": [file_source(tmp_path / "*.pem", pathMappings=[{"from": str(tmp_path), "to": str(tmp_path)}])],
+            "metrics": {"exposePerCertError": True},
+        }
+    )
     errs = run.errors()
     assert errs["broken_symlink"] == 3  # the dangling link and both links of the loop
     assert errs["out_of_scope_symlink"] == 1
@@ -206,8 +221,14 @@ def test_symlink_followed_without_mappings_and_skipped_when_not_following(tmp_pa
     watched = tmp_path / "watched"
     watched.mkdir()
     (watched / "link.pem").symlink_to(outside / "real.pem")
-    run = exporter({"sources": [file_source(watched / "*.pem", name="follow"),
-                                file_source(watched / "*.pem", name="nofollow", followSymlinks=False)]})
+    run = exporter(
+        {
+            "sources": [
+                file_source(watched / "*.pem", name="follow"),
+                file_source(watched / "*.pem", name="nofollow", followSymlinks=False),
+            ]
+        }
+    )
     s = run.samples("x509_cert_not_after")
     assert [(x.labels["filepath"]) for x in s] == [str(watched / "link.pem")]
     # x509_source_bundles appears from the first bundle on: never for a source that holds none

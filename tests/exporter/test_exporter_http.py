@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import http.client
 import ipaddress
-import os
 import signal
 import socket
 import ssl
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import bcrypt
@@ -20,69 +21,56 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
-
 from exporter_helpers import _KEY, file_source, make_cert
+
 from x509_mixin.exporter.webconfig import load_web_config
 
 
-def test_healthz_readyz_syncing_then_ready(tmp_path, exporter, ca):
-    (tmp_path / "a.pem").write_bytes(make_cert("a", issuer=ca).pem)
-    gate = threading.Event()
-    run = exporter({"sources": [file_source(tmp_path / "*.pem")]}, wait=False)
-    # hold the (already started) first poll? make the next one block instead: restart from scratch
-    src = run.exp.sources[0]
-    real = src.read
-
-    def slow(path):
-        gate.wait(5)
-        return real(path)
-
-    src.read = slow
-    run.exp.registry.stats["files"].synced = False
-    src._cache.clear()
-    t = threading.Thread(target=src.poll_once)
-    t.start()
-    assert run.request("/healthz")[:2] == (200, "ok")
-    assert run.request("/readyz")[:2] == (503, "syncing")
-    gate.set()
-    t.join()
-    assert run.request("/readyz")[:2] == (200, "ready")
-    assert run.request("/nope")[0] == 404
-
-
-def test_readyz_before_first_sync(tmp_path, exporter, ca, monkeypatch):
+def test_healthz_readyz_syncing_then_ready(tmp_path, exporter, ca, monkeypatch):
+    # The first poll is held at its first read, so the exporter is certainly still syncing:
+    # /healthz answers at once, /readyz says "syncing" until the poll is released.
     from x509_mixin.exporter import sources
 
     gate = threading.Event()
     real = sources._read
 
-    def slow(path):
-        gate.wait(5)
+    def held(path):
+        gate.wait(10)
         return real(path)
 
-    monkeypatch.setattr(sources, "_read", slow)
+    monkeypatch.setattr(sources, "_read", held)
     (tmp_path / "a.pem").write_bytes(make_cert("a", issuer=ca).pem)
     run = exporter({"sources": [file_source(tmp_path / "*.pem")]}, wait=False)
+    assert run.request("/healthz")[:2] == (200, "ok")
     assert run.request("/readyz")[:2] == (503, "syncing")
     assert "x509_source_up" not in run.metrics_text()  # absent until the first sync
     gate.set()
-    end = time.monotonic() + 5
+    end = time.monotonic() + 10
     while run.request("/readyz")[0] != 200 and time.monotonic() < end:
         time.sleep(0.02)
     assert run.request("/readyz")[:2] == (200, "ready")
+    assert 'x509_source_up{source_kind="file",source_name="files"} 1' in run.metrics_text()
+    assert run.request("/nope")[0] == 404
 
 
 def _server_cert(tmp_path):
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     subj = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    cert = (x509.CertificateBuilder().subject_name(subj).issuer_name(subj).public_key(_KEY.public_key())
-            .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .sign(_KEY, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subj)
+        .issuer_name(subj)
+        .public_key(_KEY.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(_KEY, hashes.SHA256())
+    )
     (tmp_path / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "tls.key").write_bytes(_KEY.private_bytes(serialization.Encoding.PEM,
-                                                          serialization.PrivateFormat.PKCS8,
-                                                          serialization.NoEncryption()))
+    (tmp_path / "tls.key").write_bytes(
+        _KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return tmp_path / "tls.crt"
 
 
@@ -104,9 +92,10 @@ basic_auth_users:
     ctx = ssl.create_default_context(cafile=str(crt))
     good = "Basic " + base64.b64encode(b"prometheus:hunter2-secret").decode()
     bad = "Basic " + base64.b64encode(b"prometheus:wrong").decode()
-    run = exporter({"sources": [file_source(tmp_path / "c.pem")], "server": {"listen": "127.0.0.1:0",
-                                                                               "webConfigFile": str(wc)}},
-                   tls_ctx=ctx)
+    run = exporter(
+        {"sources": [file_source(tmp_path / "c.pem")], "server": {"listen": "127.0.0.1:0", "webConfigFile": str(wc)}},
+        tls_ctx=ctx,
+    )
     assert run.request("/metrics")[0] == 401
     status, _, headers = run.request("/metrics", {"Authorization": bad})
     assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
@@ -116,7 +105,7 @@ basic_auth_users:
     # probes stay open (as kubelet probes need them)
     assert run.request("/healthz")[0] == 200
     # plain HTTP on the TLS port gets no metrics
-    with pytest.raises(Exception):
+    with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
         urllib.request.urlopen(f"http://127.0.0.1:{run.port}/metrics", timeout=3).read()
     assert "hunter2" not in body
 
@@ -144,9 +133,19 @@ def test_cli_v3_flags_and_sigterm(tmp_path, ca):
     (tmp_path / "a.pem").write_bytes(make_cert("cli-cert", issuer=ca).pem)
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from x509_mixin.exporter.cli import main; sys.exit(main(sys.argv[1:]))",
-         "--watch-dir", str(tmp_path), "--listen-address", f"127.0.0.1:{port}", "--debug"],
-        stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from x509_mixin.exporter.cli import main; sys.exit(main(sys.argv[1:]))",
+            "--watch-dir",
+            str(tmp_path),
+            "--listen-address",
+            f"127.0.0.1:{port}",
+            "--debug",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         end = time.monotonic() + 15
         body = None

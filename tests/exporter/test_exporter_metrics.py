@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 
+from exporter_helpers import file_source, make_cert, make_crl, make_p12, name, series
 from prometheus_client.parser import text_string_to_metric_families
 
 from x509_mixin.catalogue import metrics as cat
 
-from exporter_helpers import make_cert, make_crl, make_p12, name, file_source, series
-
-EMPTY_K8S = ('embedded_kind="",embedded_key="",secret_namespace="",secret_name="",secret_key="",'
-             'configmap_namespace="",configmap_name="",configmap_key="",cabundle_resource_kind="",'
-             'cabundle_resource_name="",cabundle_entry=""')
+EMPTY_K8S = (
+    'embedded_kind="",embedded_key="",secret_namespace="",secret_name="",secret_key="",'
+    'configmap_namespace="",configmap_name="",configmap_key="",cabundle_resource_kind="",'
+    'cabundle_resource_name="",cabundle_entry=""'
+)
 
 
 def go_exp(v: int) -> str:
@@ -22,21 +23,30 @@ def go_exp(v: int) -> str:
 
 
 def test_exact_line_label_order_and_defaults(tmp_path, exporter, ca):
-    leaf = make_cert(subject=name(C="FR", ST="IDF", L="Paris", O="Acme", OU="Ops", CN="www.acme.test"),
-                     issuer=ca, serial=4242)
+    leaf = make_cert(
+        subject=name(C="FR", ST="IDF", L="Paris", O="Acme", OU="Ops", CN="www.acme.test"), issuer=ca, serial=4242
+    )
     p = tmp_path / "site.pem"
     p.write_bytes(leaf.pem)
     run = exporter({"sources": [file_source(p)]})
     text = run.metrics_text()
-    want = (f'x509_cert_not_after{{filename="site.pem",filepath="{p}",{EMPTY_K8S},serial_number="4242",'
-            f'crl_number="",issuer_C="",issuer_ST="",issuer_L="",issuer_O="",issuer_OU="",issuer_CN="Test Root CA",'
-            f'subject_C="FR",subject_ST="IDF",subject_L="Paris",subject_O="Acme",subject_OU="Ops",'
-            f'subject_CN="www.acme.test",discriminator=""}} {go_exp(leaf.not_after)}\n')
+    want = (
+        f'x509_cert_not_after{{filename="site.pem",filepath="{p}",{EMPTY_K8S},serial_number="4242",'
+        f'crl_number="",issuer_C="",issuer_ST="",issuer_L="",issuer_O="",issuer_OU="",issuer_CN="Test Root CA",'
+        f'subject_C="FR",subject_ST="IDF",subject_L="Paris",subject_O="Acme",subject_OU="Ops",'
+        f'subject_CN="www.acme.test",discriminator=""}} {go_exp(leaf.not_after)}\n'
+    )
     assert want in text
     assert want.replace("x509_cert_not_after", "x509_cert_expired").replace(go_exp(leaf.not_after), "0") in text
     # default gates: not_before, relative, per-cert error and diagnostics are off
-    for absent in ("x509_cert_not_before", "x509_cert_expires_in_seconds", "x509_cert_valid_since_seconds",
-                   "x509_cert_error", "x509_parse_duration_seconds", "x509_pkcs12_passphrase_failures_total"):
+    for absent in (
+        "x509_cert_not_before",
+        "x509_cert_expires_in_seconds",
+        "x509_cert_valid_since_seconds",
+        "x509_cert_error",
+        "x509_parse_duration_seconds",
+        "x509_pkcs12_passphrase_failures_total",
+    ):
         assert absent not in text
     fams = {f.name: f for f in text_string_to_metric_families(text)}
     # every family: the catalogue's type and HELP; label names in the catalogue's order
@@ -83,9 +93,17 @@ def test_gates_on(tmp_path, exporter, ca):
     (tmp_path / "old.pem").write_bytes(expired.pem)
     (tmp_path / "good.pem").write_bytes(good.pem)
     (tmp_path / "bad.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-    run = exporter({"sources": [file_source(tmp_path / "*.pem")],
-                    "metrics": {"exposeNotBefore": True, "exposeRelative": True, "exposePerCertError": True,
-                                "exposeDiagnostics": True}})
+    run = exporter(
+        {
+            "sources": [file_source(tmp_path / "*.pem")],
+            "metrics": {
+                "exposeNotBefore": True,
+                "exposeRelative": True,
+                "exposePerCertError": True,
+                "exposeDiagnostics": True,
+            },
+        }
+    )
     fams = run.families()
     nb = fams["x509_cert_not_before"].samples
     assert series(nb, subject_CN="good")[0].value == good.not_before
@@ -102,8 +120,16 @@ def test_gates_on(tmp_path, exporter, ca):
     assert list(bad[0].labels) == list(cat.CERT_LABELS) + ["discriminator"]
     parse = fams["x509_parse_duration_seconds"].samples
     assert {s.labels["format"] for s in parse} == {"pem"}
-    assert [s.labels["le"] for s in parse if s.name.endswith("_bucket")][:-1] == \
-        ["0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "5"]
+    assert [s.labels["le"] for s in parse if s.name.endswith("_bucket")][:-1] == [
+        "0.001",
+        "0.005",
+        "0.01",
+        "0.05",
+        "0.1",
+        "0.5",
+        "1",
+        "5",
+    ]
 
 
 def test_expired_off_and_dn_fields_and_trim(tmp_path, exporter, ca):
@@ -111,9 +137,17 @@ def test_expired_off_and_dn_fields_and_trim(tmp_path, exporter, ca):
     d = tmp_path / "a" / "b"
     d.mkdir(parents=True)
     (d / "c.pem").write_bytes(leaf.pem)
-    run = exporter({"sources": [file_source(d / "c.pem")],
-                    "metrics": {"exposeExpired": False, "exposeSubjectFields": ["CN", "O"],
-                                "exposeIssuerFields": ["CN"], "trimPathComponents": 2}})
+    run = exporter(
+        {
+            "sources": [file_source(d / "c.pem")],
+            "metrics": {
+                "exposeExpired": False,
+                "exposeSubjectFields": ["CN", "O"],
+                "exposeIssuerFields": ["CN"],
+                "trimPathComponents": 2,
+            },
+        }
+    )
     fams = run.families()
     assert "x509_cert_expired" not in fams and fams
     s = fams["x509_cert_not_after"].samples[0]
@@ -130,17 +164,24 @@ def test_crl_pem_and_der(tmp_path, exporter, ca):
 
     (tmp_path / "ca.crl.pem").write_bytes(crl.public_bytes(Encoding.PEM))
     (tmp_path / "stale.crl").write_bytes(stale.public_bytes(Encoding.DER))
-    run = exporter({"sources": [file_source(tmp_path / "ca.crl.pem", name="pem"),
-                                file_source(tmp_path / "stale.crl", name="der", formats=["der"])],
-                    "metrics": {"exposeRelative": True}})
+    run = exporter(
+        {
+            "sources": [
+                file_source(tmp_path / "ca.crl.pem", name="pem"),
+                file_source(tmp_path / "stale.crl", name="der", formats=["der"]),
+            ],
+            "metrics": {"exposeRelative": True},
+        }
+    )
     fams = run.families()
     nu = fams["x509_crl_next_update"].samples
     p = series(nu, filename="ca.crl.pem")[0]
     assert p.value == int(crl.next_update_utc.timestamp())
     assert p.labels["crl_number"] == "7" and p.labels["serial_number"] == "" and p.labels["subject_CN"] == ""
     assert p.labels["issuer_CN"] == "Test Root CA"
-    assert series(fams["x509_crl_this_update"].samples, filename="ca.crl.pem")[0].value == \
-        int(crl.last_update_utc.timestamp())
+    assert series(fams["x509_crl_this_update"].samples, filename="ca.crl.pem")[0].value == int(
+        crl.last_update_utc.timestamp()
+    )
     assert series(fams["x509_crl_number"].samples, filename="ca.crl.pem")[0].value == 7
     assert series(fams["x509_crl_number"].samples, filename="stale.crl")[0].value == 0
     assert series(fams["x509_crl_stale"].samples, filename="ca.crl.pem")[0].value == 0
@@ -155,9 +196,14 @@ def test_der_and_pkcs12_formats(tmp_path, exporter, ca):
     b = make_cert("p12-cert", issuer=ca)
     (tmp_path / "a.der").write_bytes(a.der)
     (tmp_path / "b.p12").write_bytes(make_p12(b, [ca], passphrase=b"pa55"))
-    run = exporter({"sources": [file_source(tmp_path / "a.der", name="der", formats=["pem", "der"]),
-                                file_source(tmp_path / "b.p12", name="p12", formats=["pkcs12"],
-                                            pkcs12={"passphrase": "pa55"})]})
+    run = exporter(
+        {
+            "sources": [
+                file_source(tmp_path / "a.der", name="der", formats=["pem", "der"]),
+                file_source(tmp_path / "b.p12", name="p12", formats=["pkcs12"], pkcs12={"passphrase": "pa55"}),
+            ]
+        }
+    )
     s = run.samples("x509_cert_not_after")
     assert sorted(x.labels["subject_CN"] for x in s) == ["Test Root CA", "der-cert", "p12-cert"]
     pf = run.samples("x509_pkcs12_passphrase_failures_total")
@@ -201,15 +247,18 @@ def test_collision_auto(tmp_path, exporter, ca):
 
 def test_collision_always_and_length(tmp_path, exporter, ca):
     (tmp_path / "one.pem").write_bytes(make_cert("one", issuer=ca).pem)
-    run = exporter({"sources": [file_source(tmp_path / "one.pem")],
-                    "metrics": {"collisionDiscriminator": "always", "collisionDiscriminatorLength": 12}})
+    run = exporter(
+        {
+            "sources": [file_source(tmp_path / "one.pem")],
+            "metrics": {"collisionDiscriminator": "always", "collisionDiscriminatorLength": 12},
+        }
+    )
     assert re.fullmatch(r"[0-9a-f]{12}", run.samples("x509_cert_not_after")[0].labels["discriminator"])
 
 
 def test_collision_never_drops(tmp_path, exporter, ca):
     leaf, other = _dup(tmp_path, ca)
-    run = exporter({"sources": [file_source(tmp_path / "dup.pem")],
-                    "metrics": {"collisionDiscriminator": "never"}})
+    run = exporter({"sources": [file_source(tmp_path / "dup.pem")], "metrics": {"collisionDiscriminator": "never"}})
     s = run.samples("x509_cert_not_after")
     assert len(s) == 1 and "discriminator" not in s[0].labels
     assert s[0].value == other.not_after  # the earliest expiry is kept
@@ -245,6 +294,7 @@ users:
     assert got == {("cluster", "prod", "Test Root CA"), ("user", "admin@prod", "admin")}
     assert {x.labels["filename"] for x in s} == {"kubeconfig"}
     assert run.errors()["decode_failed"] == 1
-    assert [(x.labels, x.value) for x in run.samples("x509_source_up")] == \
-        [({"source_kind": "kubeconfig", "source_name": "kc"}, 1.0)]
+    assert [(x.labels, x.value) for x in run.samples("x509_source_up")] == [
+        ({"source_kind": "kubeconfig", "source_name": "kc"}, 1.0)
+    ]
     assert series(run.samples("x509_source_bundles"), source_name="kc")[0].value == 3

@@ -26,8 +26,12 @@ def test_skip_unchanged_and_removal(tmp_path, exporter, ca):
 
 def test_skip_unchanged_off_rereads(tmp_path, exporter, ca):
     (tmp_path / "a.pem").write_bytes(make_cert("a", issuer=ca).pem)
-    run = exporter({"sources": [file_source(tmp_path / "*.pem")],
-                    "cache": {"filePoll": {"interval": "1h", "skipUnchanged": False}}})
+    run = exporter(
+        {
+            "sources": [file_source(tmp_path / "*.pem")],
+            "cache": {"filePoll": {"interval": "1h", "skipUnchanged": False}},
+        }
+    )
     st = run.exp.registry.stats["files"]
     parsed = st.parsed
     run.poll()
@@ -105,14 +109,12 @@ def test_parallel_first_sync_matches_serial(tmp_path, exporter, ca):
     for threshold in (10**9, 1):
         Source.parallel_threshold = threshold
         try:
-            run = exporter({"sources": [file_source(tmp_path / "*.pem")],
-                            "metrics": {"exposeDiagnostics": True}})
+            run = exporter({"sources": [file_source(tmp_path / "*.pem")], "metrics": {"exposeDiagnostics": True}})
         finally:
             Source.parallel_threshold = 2000
         errs = run.errors()
         assert errs["bad_pem"] == 1 and errs["no_certificate_found"] == 1
         assert len(run.samples("x509_cert_not_after")) == 6
         assert run.samples("x509_parse_duration_seconds_count")[0].value == 8
-        texts.append(sorted(line for line in run.metrics_text().splitlines()
-                            if line.startswith("x509_cert_not_after")))
+        texts.append(sorted(line for line in run.metrics_text().splitlines() if line.startswith("x509_cert_not_after")))
     assert texts[0] == texts[1]

@@ -15,8 +15,12 @@ from x509_mixin.exporter.cli import setup_logging
 
 def test_probe_listen_serves_only_probes(tmp_path, exporter, ca):
     (tmp_path / "a.pem").write_bytes(make_cert("a", issuer=ca).pem)
-    run = exporter({"sources": [file_source(tmp_path / "a.pem")],
-                    "server": {"listen": "127.0.0.1:0", "probeListen": "127.0.0.1:0"}})
+    run = exporter(
+        {
+            "sources": [file_source(tmp_path / "a.pem")],
+            "server": {"listen": "127.0.0.1:0", "probeListen": "127.0.0.1:0"},
+        }
+    )
     port = run.exp.probe_port
     assert port and port != run.port
 
@@ -31,8 +35,9 @@ def test_probe_listen_serves_only_probes(tmp_path, exporter, ca):
 
 
 def test_read_timeout_drops_idle_clients(tmp_path, exporter, ca):
-    run = exporter({"sources": [file_source(tmp_path / "*.pem")],
-                    "server": {"listen": "127.0.0.1:0", "readTimeout": "300ms"}})
+    run = exporter(
+        {"sources": [file_source(tmp_path / "*.pem")], "server": {"listen": "127.0.0.1:0", "readTimeout": "300ms"}}
+    )
     with socket.create_connection(("127.0.0.1", run.port), timeout=5) as s:
         t0 = time.monotonic()
         assert s.recv(10) == b""  # closed by the server, not by our 5 s timeout
@@ -64,7 +69,6 @@ def test_path_mappings_translate_absolute_targets(tmp_path, exporter, ca):
     watched = tmp_path / "watched"
     watched.mkdir()
     (watched / "link.pem").symlink_to("/host-root/pki/real.pem")
-    run = exporter({"sources": [file_source(watched / "*.pem",
-                                            pathMappings=[{"from": "/host-root", "to": str(mnt)}])]})
+    run = exporter({"sources": [file_source(watched / "*.pem", pathMappings=[{"from": "/host-root", "to": str(mnt)}])]})
     assert [x.labels["subject_CN"] for x in run.samples("x509_cert_not_after")] == ["mapped"]
     assert all(v == 0 for v in run.errors().values())

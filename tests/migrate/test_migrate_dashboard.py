@@ -16,20 +16,34 @@ DASH = "v3-dashboard.json"
 
 # line number -> (before, after) of the only lines that change
 CHANGED_LINES = {
-    22: (r'        "expr": "changes(x509_read_errors{instance=~\"$instance\"}[5m]) > 0",',
-         r'        "expr": "changes(increase(x509_source_errors_total{instance=~\"$instance\"}[15m])[5m:]) > 0",'),
-    141: ('          "expr": "count(x509_read_errors)",',
-          '          "expr": "count(increase(x509_source_errors_total[15m]))",'),
-    175: (r'          "expr": "sum(x509_read_errors{instance=~\"$instance\"})",',
-          r'          "expr": "sum(increase(x509_source_errors_total{instance=~\"$instance\"}[15m]))",'),
-    221: ('              "expr": "sum(rate(x509_read_errors[$__rate_interval]))",',
-          '              "expr": "sum(rate(x509_source_errors_total[$__rate_interval]))",'),
-    255: ('              "expr": "topk(10, x509_read_errors)",',
-          '              "expr": "topk(10, increase(x509_source_errors_total[15m]))",'),
-    361: ('        "definition": "label_values(x509_read_errors, instance)",',
-          '        "definition": "label_values(x509_source_errors_total, instance)",'),
-    369: ('          "query": "label_values(x509_read_errors, instance)",',
-          '          "query": "label_values(x509_source_errors_total, instance)",'),
+    22: (
+        r'        "expr": "changes(x509_read_errors{instance=~\"$instance\"}[5m]) > 0",',
+        r'        "expr": "changes(increase(x509_source_errors_total{instance=~\"$instance\"}[15m])[5m:]) > 0",',
+    ),
+    141: (
+        '          "expr": "count(x509_read_errors)",',
+        '          "expr": "count(increase(x509_source_errors_total[15m]))",',
+    ),
+    175: (
+        r'          "expr": "sum(x509_read_errors{instance=~\"$instance\"})",',
+        r'          "expr": "sum(increase(x509_source_errors_total{instance=~\"$instance\"}[15m]))",',
+    ),
+    221: (
+        '              "expr": "sum(rate(x509_read_errors[$__rate_interval]))",',
+        '              "expr": "sum(rate(x509_source_errors_total[$__rate_interval]))",',
+    ),
+    255: (
+        '              "expr": "topk(10, x509_read_errors)",',
+        '              "expr": "topk(10, increase(x509_source_errors_total[15m]))",',
+    ),
+    361: (
+        '        "definition": "label_values(x509_read_errors, instance)",',
+        '        "definition": "label_values(x509_source_errors_total, instance)",',
+    ),
+    369: (
+        '          "query": "label_values(x509_read_errors, instance)",',
+        '          "query": "label_values(x509_source_errors_total, instance)",',
+    ),
 }
 
 SELECTOR = "increase(x509_source_errors_total[15m]) counts the errors of the last 15m, per source and reason"
@@ -65,7 +79,7 @@ def test_only_the_read_error_queries_change(workdir, migrate):
     assert run.code == 0
     before, after = fixture_text(DASH).split("\n"), run.out.split("\n")
     assert len(before) == len(after)
-    diff = {n + 1: (a, b) for n, (a, b) in enumerate(zip(before, after)) if a != b}
+    diff = {n + 1: (a, b) for n, (a, b) in enumerate(zip(before, after, strict=True)) if a != b}
     assert diff == CHANGED_LINES  # everything else, indentation and key order included, byte-identical
     assert run.err == REPORT
 
@@ -77,8 +91,10 @@ def test_migrated_queries_parse_and_no_read_errors_remain(workdir, migrate):
     for expr in exprs:
         pp.parse(substitute(expr)[0])
     assert "x509_read_errors" not in out
-    assert json.loads(out)["panels"][5]["panels"][0]["targets"][0]["expr"] == \
-        "sum(rate(x509_source_errors_total[$__rate_interval]))"
+    assert (
+        json.loads(out)["panels"][5]["panels"][0]["targets"][0]["expr"]
+        == "sum(rate(x509_source_errors_total[$__rate_interval]))"
+    )
 
 
 def test_second_run_changes_nothing(workdir, migrate):
@@ -97,20 +113,31 @@ def test_check(workdir, migrate):
 
 
 def test_api_envelope_and_compact_json(workdir, migrate):
-    Path("api.json").write_text('{"meta":{"slug":"x"},"dashboard":{"panels":[{"targets":[{"expr":"x509_read_errors>0",'
-                                '"refId":"A"}]}],"title":"t"}}')
+    Path("api.json").write_text(
+        '{"meta":{"slug":"x"},"dashboard":{"panels":[{"targets":[{"expr":"x509_read_errors>0",'
+        '"refId":"A"}]}],"title":"t"}}'
+    )
     run = migrate("dashboard", "api.json")
-    assert run.out == ('{"meta":{"slug":"x"},"dashboard":{"panels":[{"targets":[{"expr":'
-                       '"increase(x509_source_errors_total[15m]) > 0","refId":"A"}]}],"title":"t"}}')
+    assert run.out == (
+        '{"meta":{"slug":"x"},"dashboard":{"panels":[{"targets":[{"expr":'
+        '"increase(x509_source_errors_total[15m]) > 0","refId":"A"}]}],"title":"t"}}'
+    )
 
 
-@pytest.mark.parametrize("text,error", [
-    ('{"panels": [}', "bad.json:1: error: invalid JSON: Expecting value (column 13)"),
-    ('{"title": "x"}', "bad.json:1: error: unknown file shape: expected a Grafana dashboard (panels, rows or "
-                       "templating)"),
-    ('{\n"panels": [{"targets": [{"expr": "sum(x509_read_errors"}]}]}',
-     "bad.json:2: error: panels.0.targets.0.expr: invalid PromQL: "),
-])
+@pytest.mark.parametrize(
+    "text,error",
+    [
+        ('{"panels": [}', "bad.json:1: error: invalid JSON: Expecting value (column 13)"),
+        (
+            '{"title": "x"}',
+            "bad.json:1: error: unknown file shape: expected a Grafana dashboard (panels, rows or templating)",
+        ),
+        (
+            '{\n"panels": [{"targets": [{"expr": "sum(x509_read_errors"}]}]}',
+            "bad.json:2: error: panels.0.targets.0.expr: invalid PromQL: ",
+        ),
+    ],
+)
 def test_bad_input(workdir, migrate, text, error):
     Path("bad.json").write_text(text)
     run = migrate("dashboard", "-i", DASH, "bad.json")
@@ -126,22 +153,29 @@ def test_template_variables(workdir, migrate):
         '{"type": "query", "query": "label_values(x509_cert_not_before{job=\\"$job\\"}, subject_CN)"},\n'
         '{"type": "query", "query": "query_result(topk(5, x509_read_errors))"},\n'
         '{"type": "query", "query": "label_values(instance)"},\n'
-        '{"type": "custom", "query": "x509_read_errors"}]}}')
+        '{"type": "custom", "query": "x509_read_errors"}]}}'
+    )
     run = migrate("dashboard", "vars.json")
     assert run.code == 0
-    assert run.out.split("\n")[2] == \
-        '{"type": "query", "query": "query_result(topk(5, increase(x509_source_errors_total[15m])))"},'
+    assert (
+        run.out.split("\n")[2]
+        == '{"type": "query", "query": "query_result(topk(5, increase(x509_source_errors_total[15m])))"},'
+    )
     assert '"query": "x509_read_errors"' in run.out  # not a query variable
-    assert run.err[-1] == ("vars.json:2: warning: templating.list.0.query: x509_cert_not_before needs "
-                           "metrics.exposeNotBefore: true (chart: exposeNotBeforeMetric: true): v4 does not emit it "
-                           "by default")
+    assert run.err[-1] == (
+        "vars.json:2: warning: templating.list.0.query: x509_cert_not_before needs "
+        "metrics.exposeNotBefore: true (chart: exposeNotBeforeMetric: true): v4 does not emit it "
+        "by default"
+    )
 
 
 def test_queries_of_other_datasources_are_not_promql(workdir, migrate):
-    text = ('{"panels": [{"datasource": {"type": "loki", "uid": "l"}, "targets": [{"expr": "{app=\\"x\\"} |= \\"err\\""}]},'
-            '{"datasource": {"type": "datasource", "uid": "-- Mixed --"}, "targets": ['
-            '{"datasource": {"type": "loki"}, "expr": "rate({app=\\"x\\"}[5m])"},'
-            '{"datasource": {"type": "prometheus"}, "expr": "x509_read_errors"}]}]}')
+    text = (
+        '{"panels": [{"datasource": {"type": "loki", "uid": "l"}, "targets": [{"expr": "{app=\\"x\\"} |= \\"err\\""}]},'
+        '{"datasource": {"type": "datasource", "uid": "-- Mixed --"}, "targets": ['
+        '{"datasource": {"type": "loki"}, "expr": "rate({app=\\"x\\"}[5m])"},'
+        '{"datasource": {"type": "prometheus"}, "expr": "x509_read_errors"}]}]}'
+    )
     Path("mixed.json").write_text(text)
     run = migrate("dashboard", "mixed.json")
     assert run.code == 0

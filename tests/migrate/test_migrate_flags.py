@@ -14,15 +14,18 @@ SETTINGS = "v4 reads its settings from the YAML file"
 
 
 def unit_argv() -> list[str]:
-    line = next(ln for ln in fixture_text("x509-certificate-exporter.service").splitlines()
-                if ln.startswith("ExecStart="))
+    line = next(
+        ln for ln in fixture_text("x509-certificate-exporter.service").splitlines() if ln.startswith("ExecStart=")
+    )
     return shlex.split(line.removeprefix("ExecStart="))
 
 
 def test_systemd_unit_command_line(migrate):
     run = migrate("flags", "--", *unit_argv())
     assert run.code == 0
-    assert run.out == """\
+    assert (
+        run.out
+        == """\
 # x509-certificate-exporter v4 configuration (--config FILE), from the v3 command line:
 #   /usr/local/bin/x509-certificate-exporter --listen-address=:9793 --watch-dir=/etc/ssl/certs/ -f /etc/kubernetes/pki/apiserver.crt -f /etc/kubernetes/pki/ca.crt -k /etc/kubernetes/admin.conf --trim-path-components=2 --expose-relative-metrics --skip-symlinks --debug
 server:
@@ -54,6 +57,7 @@ metrics:
   trimPathComponents: 2
   exposeRelative: true
 """
+    )
     assert run.err == [
         f"<argv>:2: --listen-address :9793 -> server.listen: :9793 ({SETTINGS})",
         "<argv>:3: --watch-dir /etc/ssl/certs/ -> sources[cli-dir-etc-ssl-certs].paths: /etc/ssl/certs/* "
@@ -73,12 +77,35 @@ metrics:
     ]
 
 
-KUBE = ["--watch-kube-secrets", "-s", "kubernetes.io/tls:tls.crt", r"--secret-type=Opaque:^ca\.crt$",
-        "-c", "ca-bundle.pem", "--include-namespace", "prod", "--exclude-namespace", "kube-*",
-        "--include-namespace-label", "team=a", "--exclude-label", "skip", "--expose-secret-label", "app",
-        "--kube-api-rate-limit-qps", "5", "--kube-api-rate-limit-burst=10", "--kubeconfig", "/etc/kube.conf",
-        "-l", "subject_CN,issuer_CN,secret_name", "--profile", "--expose-per-cert-error-metrics",
-        "--max-cache-duration", "5m"]
+KUBE = [
+    "--watch-kube-secrets",
+    "-s",
+    "kubernetes.io/tls:tls.crt",
+    r"--secret-type=Opaque:^ca\.crt$",
+    "-c",
+    "ca-bundle.pem",
+    "--include-namespace",
+    "prod",
+    "--exclude-namespace",
+    "kube-*",
+    "--include-namespace-label",
+    "team=a",
+    "--exclude-label",
+    "skip",
+    "--expose-secret-label",
+    "app",
+    "--kube-api-rate-limit-qps",
+    "5",
+    "--kube-api-rate-limit-burst=10",
+    "--kubeconfig",
+    "/etc/kube.conf",
+    "-l",
+    "subject_CN,issuer_CN,secret_name",
+    "--profile",
+    "--expose-per-cert-error-metrics",
+    "--max-cache-duration",
+    "5m",
+]
 
 
 def test_kubernetes_command_line(migrate):
@@ -87,16 +114,24 @@ def test_kubernetes_command_line(migrate):
     config = YAML(typ="safe").load(run.out)
     assert config == {
         "diagnostics": {"pprof": {"enabled": True}},
-        "sources": [{
-            "kind": "kubernetes", "name": "cli-kube", "kubeconfig": "/etc/kube.conf",
-            "rateLimit": {"qps": 5, "burst": 10},
-            "namespaces": {"include": ["prod"], "exclude": ["kube-*"], "includeLabels": ["team=a"]},
-            "secrets": {"excludeLabels": ["skip"],
-                        "types": [{"type": "kubernetes.io/tls", "keyPatterns": ["tls.crt"], "format": "pem"},
-                                  {"type": "Opaque", "keyPatterns": [r"^ca\.crt$"], "format": "pem"}],
-                        "exposeLabels": ["app"]},
-            "configMaps": {"keyPatterns": [r"^ca-bundle\.pem$"], "format": "pem"},
-        }],
+        "sources": [
+            {
+                "kind": "kubernetes",
+                "name": "cli-kube",
+                "kubeconfig": "/etc/kube.conf",
+                "rateLimit": {"qps": 5, "burst": 10},
+                "namespaces": {"include": ["prod"], "exclude": ["kube-*"], "includeLabels": ["team=a"]},
+                "secrets": {
+                    "excludeLabels": ["skip"],
+                    "types": [
+                        {"type": "kubernetes.io/tls", "keyPatterns": ["tls.crt"], "format": "pem"},
+                        {"type": "Opaque", "keyPatterns": [r"^ca\.crt$"], "format": "pem"},
+                    ],
+                    "exposeLabels": ["app"],
+                },
+                "configMaps": {"keyPatterns": [r"^ca-bundle\.pem$"], "format": "pem"},
+            }
+        ],
         "metrics": {"exposeSubjectFields": ["CN"], "exposeIssuerFields": ["CN"], "exposePerCertError": True},
     }
     warnings = [line for line in run.err if ": warning: " in line]
@@ -109,8 +144,10 @@ def test_kubernetes_command_line(migrate):
         "<argv>:26: warning: --max-cache-duration 5m: no v4 equivalent (v4 watches the Kubernetes API instead of "
         "caching lists); dropped",
     ]
-    assert "<argv>:5: --configmap-keys ca-bundle.pem -> sources[cli-kube].configMaps.keyPatterns: " \
-           r"^ca-bundle\.pem$ (v3 matched ConfigMap keys exactly, v4 takes anchored regexps)" in run.err
+    assert (
+        "<argv>:5: --configmap-keys ca-bundle.pem -> sources[cli-kube].configMaps.keyPatterns: "
+        r"^ca-bundle\.pem$ (v3 matched ConfigMap keys exactly, v4 takes anchored regexps)" in run.err
+    )
 
 
 def test_every_v3_flag_is_mapped_or_reported(migrate):
@@ -134,14 +171,19 @@ def test_check(migrate):
     assert run.code == 0 and run.out == ""
 
 
-@pytest.mark.parametrize("argv,error", [
-    (["--watch-everything"], "<argv>:1: error: unknown v3 flag --watch-everything: --watch-everything"),
-    (["-f"], "<argv>:1: error: -f needs a value: -f"),
-    (["-d", "/a", "stray"], "<argv>:3: error: unexpected argument 'stray' (v3 takes flags only): -d /a stray"),
-    (["--trim-path-components", "two"], "<argv>:1: error: --trim-path-components takes an integer, not 'two'"),
-    (["--watch-kube-secrets", "--secret-type", "Opaque"],
-     "<argv>:2: error: --secret-type Opaque: needs type:key-regexp (v3 refused it too)"),
-])
+@pytest.mark.parametrize(
+    "argv,error",
+    [
+        (["--watch-everything"], "<argv>:1: error: unknown v3 flag --watch-everything: --watch-everything"),
+        (["-f"], "<argv>:1: error: -f needs a value: -f"),
+        (["-d", "/a", "stray"], "<argv>:3: error: unexpected argument 'stray' (v3 takes flags only): -d /a stray"),
+        (["--trim-path-components", "two"], "<argv>:1: error: --trim-path-components takes an integer, not 'two'"),
+        (
+            ["--watch-kube-secrets", "--secret-type", "Opaque"],
+            "<argv>:2: error: --secret-type Opaque: needs type:key-regexp (v3 refused it too)",
+        ),
+    ],
+)
 def test_bad_command_line(migrate, argv, error):
     run = migrate("flags", "--", *argv)
     assert run.code == 2

@@ -13,8 +13,9 @@ from x509_mixin.generator import promtool
 PR = "v3-prometheusrule.yaml"
 TEAM = "team-rules.yaml"
 
-PR_EXPECTED = replace_once(fixture_text(PR), "expr: delta(x509_read_errors[15m]) > 0",
-                           "expr: increase(x509_source_errors_total[15m]) > 0")
+PR_EXPECTED = replace_once(
+    fixture_text(PR), "expr: delta(x509_read_errors[15m]) > 0", "expr: increase(x509_source_errors_total[15m]) > 0"
+)
 PR_REPORT = [
     "v3-prometheusrule.yaml:19: delta(x509_read_errors[15m]) > 0 -> increase(x509_source_errors_total[15m]) > 0 "
     "(x509_read_errors was removed in v4; increase() over the x509_source_errors_total counter gives the change "
@@ -25,16 +26,20 @@ PR_REPORT = [
 
 TEAM_EXPECTED = replace_once(
     replace_once(
-        replace_once(fixture_text(TEAM),
-                     "          sum by (namespace, pod) (\n"
-                     "            x509_read_errors{job=\"x509-certificate-exporter\"}\n"
-                     "          ) > 0\n",
-                     "          sum by (namespace, pod) (increase(x509_source_errors_total"
-                     "{job=\"x509-certificate-exporter\"}[15m])) > 0\n"),
+        replace_once(
+            fixture_text(TEAM),
+            "          sum by (namespace, pod) (\n"
+            '            x509_read_errors{job="x509-certificate-exporter"}\n'
+            "          ) > 0\n",
+            "          sum by (namespace, pod) (increase(x509_source_errors_total"
+            '{job="x509-certificate-exporter"}[15m])) > 0\n',
+        ),
         'expr: "max_over_time(x509_read_errors[1h]) > 3"',
-        'expr: "max_over_time(increase(x509_source_errors_total[15m])[1h:]) > 3"'),
+        'expr: "max_over_time(increase(x509_source_errors_total[15m])[1h:]) > 3"',
+    ),
     """expr: 'rate(x509_read_errors{job=~"x509.*"}[1h])'""",
-    """expr: 'rate(x509_source_errors_total{job=~"x509.*"}[1h])'""")
+    """expr: 'rate(x509_source_errors_total{job=~"x509.*"}[1h])'""",
+)
 
 
 def test_chart_prometheusrule_exact_output_and_report(workdir, migrate):
@@ -71,7 +76,7 @@ def test_team_file_keeps_comments_quoting_and_other_teams_rules(workdir, migrate
 
 def test_window_option(workdir, migrate):
     run = migrate("rules", "--window", "1h", TEAM)
-    assert "increase(x509_source_errors_total{job=\"x509-certificate-exporter\"}[1h])" in run.out
+    assert 'increase(x509_source_errors_total{job="x509-certificate-exporter"}[1h])' in run.out
     assert migrate("rules", "--window", "soon", TEAM).code == 2
 
 
@@ -129,17 +134,22 @@ def test_several_files_need_in_place_or_check(workdir, migrate):
 
 
 def test_stdout_keeps_crlf_line_ends(workdir, migrate):
-    Path("crlf.yaml").write_bytes(b"groups:\r\n- name: a\r\n  rules:\r\n  - alert: A\r\n    expr: x509_read_errors > 0\r\n")
+    Path("crlf.yaml").write_bytes(
+        b"groups:\r\n- name: a\r\n  rules:\r\n  - alert: A\r\n    expr: x509_read_errors > 0\r\n"
+    )
     run = migrate("rules", "-i", "crlf.yaml")
     assert run.code == 0
-    assert Path("crlf.yaml").read_bytes() == (b"groups:\r\n- name: a\r\n  rules:\r\n  - alert: A\r\n"
-                                              b"    expr: increase(x509_source_errors_total[15m]) > 0\r\n")
+    assert Path("crlf.yaml").read_bytes() == (
+        b"groups:\r\n- name: a\r\n  rules:\r\n  - alert: A\r\n    expr: increase(x509_source_errors_total[15m]) > 0\r\n"
+    )
 
 
 BAD = {
     "invalid-yaml.yaml": ("groups:\n- name: a\n  rules: [\n", "invalid-yaml.yaml:4: error: invalid YAML: "),
-    "bad-promql.yaml": ("groups:\n- name: a\n  rules:\n  - alert: Broken\n    expr: sum(x509_read_errors{job=\"a\"}\n",
-                        'bad-promql.yaml:5: error: Broken: invalid PromQL: '),
+    "bad-promql.yaml": (
+        'groups:\n- name: a\n  rules:\n  - alert: Broken\n    expr: sum(x509_read_errors{job="a"}\n',
+        "bad-promql.yaml:5: error: Broken: invalid PromQL: ",
+    ),
     "not-rules.yaml": ("scrape_configs:\n- job_name: x\n", "not-rules.yaml:1: error: unknown file shape: "),
 }
 
@@ -165,8 +175,9 @@ def test_bad_promql_error_names_file_line_and_expression(workdir, migrate):
 
 
 def test_other_kubernetes_objects_are_left_alone(workdir, migrate):
-    text = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: x509_read_errors}\n---\n"
-            + fixture_text(PR).removeprefix("---\n"))
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: x509_read_errors}\n---\n" + fixture_text(
+        PR
+    ).removeprefix("---\n")
     Path("bundle.yaml").write_text(text)
     run = migrate("rules", "bundle.yaml")
     assert run.code == 0
@@ -178,18 +189,24 @@ def test_block_folded_and_flow_styles(workdir, migrate):
     Path("styles.yaml").write_text(
         "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: >\n      x509_read_errors\n      > 0\n"
         "  - alert: B\n    expr: |-\n      x509_read_errors > 0\n"
-        "  - {record: r, expr: sum(x509_read_errors)}\n")
+        "  - {record: r, expr: sum(x509_read_errors)}\n"
+    )
     run = migrate("rules", "styles.yaml")
     assert run.code == 0
     assert run.out == (
         "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: >\n      increase(x509_source_errors_total[15m]) > 0\n"
         "  - alert: B\n    expr: |-\n      increase(x509_source_errors_total[15m]) > 0\n"
-        '  - {record: r, expr: "sum(increase(x509_source_errors_total[15m]))"}\n')
+        '  - {record: r, expr: "sum(increase(x509_source_errors_total[15m]))"}\n'
+    )
 
 
 def test_value_in_annotations_of_a_rewritten_rule_is_reported(workdir, migrate):
-    Path("value.yaml").write_text("groups:\n- name: a\n  rules:\n  - alert: A\n    expr: x509_read_errors > 0\n"
-                                  "    annotations:\n      description: '{{ $value }} read errors'\n")
+    Path("value.yaml").write_text(
+        "groups:\n- name: a\n  rules:\n  - alert: A\n    expr: x509_read_errors > 0\n"
+        "    annotations:\n      description: '{{ $value }} read errors'\n"
+    )
     run = migrate("rules", "value.yaml")
-    assert run.err[-1] == ("value.yaml:5: warning: A: its annotations use $value, which is now the v4 form's value "
-                           "(errors over the window): check the wording")
+    assert run.err[-1] == (
+        "value.yaml:5: warning: A: its annotations use $value, which is now the v4 form's value "
+        "(errors over the window): check the wording"
+    )

@@ -14,8 +14,10 @@ def expected_values() -> str:
     text = fixture_text(VALUES)
     for old, new in [
         ("  tagSuffix: -alpine\n", "  tagSuffix: -busybox\n"),
-        ("    repository: registry.k8s.io/kubectl   # mirrored by our proxy\n",
-         "    registry: registry.k8s.io\n    repository: kubectl   # mirrored by our proxy\n"),
+        (
+            "    repository: registry.k8s.io/kubectl   # mirrored by our proxy\n",
+            "    registry: registry.k8s.io\n    repository: kubectl   # mirrored by our proxy\n",
+        ),
         ("  alertOnReadErrors: true\n", "  alertOnSourceErrors: true\n"),
         ("  readErrorsSeverity: critical\n", "  sourceErrorsSeverity: critical\n"),
         ("  alertOnCertificateErrors: true\n", "  alertOnCertificateError: true\n"),
@@ -70,8 +72,7 @@ def test_second_run_changes_nothing_and_keeps_the_decisions(workdir, migrate):
     assert Path(VALUES).read_text() == expected_values()
     run = migrate("values", "--check", VALUES)
     assert run.code == 0
-    assert run.err == [line.replace("v3-values.yaml:23:", "v3-values.yaml:24:")
-                       for line in REPORT if "warning" in line]
+    assert run.err == [line.replace("v3-values.yaml:23:", "v3-values.yaml:24:") for line in REPORT if "warning" in line]
 
 
 def test_check_exit_1(workdir, migrate):
@@ -104,11 +105,14 @@ def test_other_changes(workdir, migrate):
         "exposeNotBeforeMetric: true\nweb: {enableStats: false}\nservice: {headless: true}\n"
         "metricLabelsFilterList: [filepath, subject_CN]\n"
         "prometheusRules:\n  alertOnReadErrors: false\n  alertOnSourceErrors: true\n  extraAlertGroups:\n"
-        "  - name: g\n    rules:\n    - alert: A\n      expr: x509_read_errors{job=\"{{ .Release.Name }}\"} > 0\n")
+        '  - name: g\n    rules:\n    - alert: A\n      expr: x509_read_errors{job="{{ .Release.Name }}"} > 0\n'
+    )
     run = migrate("values", "other.yaml")
     assert run.code == 0
-    assert run.out.startswith("image:\n  registry: docker.io\n  tagSuffix: ''\nmigration:\n  image:\n"
-                              "    registry: docker.io\n    repository: myorg/kubectl\n")
+    assert run.out.startswith(
+        "image:\n  registry: docker.io\n  tagSuffix: ''\nmigration:\n  image:\n"
+        "    registry: docker.io\n    repository: myorg/kubectl\n"
+    )
     assert run.err == [
         'other.yaml:3: image.tagSuffix: -scratch -> image.tagSuffix: "" (v4 tags the scratch image without a suffix '
         "and publishes no -scratch tag)",
@@ -124,12 +128,20 @@ def test_other_changes(workdir, migrate):
     ]
 
 
-@pytest.mark.parametrize("text,error", [
-    ("image: [\n", "bad.yaml:2: error: invalid YAML: "),
-    ("apiVersion: v1\nkind: ConfigMap\n", "bad.yaml:1: error: unknown file shape: expected one Helm values mapping"),
-    ("prometheusRules:\n  extraAlertGroups:\n  - name: g\n    rules:\n    - alert: A\n      expr: rate(x509_read_errors)\n",
-     "bad.yaml:6: error: A: invalid PromQL: "),
-])
+@pytest.mark.parametrize(
+    "text,error",
+    [
+        ("image: [\n", "bad.yaml:2: error: invalid YAML: "),
+        (
+            "apiVersion: v1\nkind: ConfigMap\n",
+            "bad.yaml:1: error: unknown file shape: expected one Helm values mapping",
+        ),
+        (
+            "prometheusRules:\n  extraAlertGroups:\n  - name: g\n    rules:\n    - alert: A\n      expr: rate(x509_read_errors)\n",
+            "bad.yaml:6: error: A: invalid PromQL: ",
+        ),
+    ],
+)
 def test_bad_input(workdir, migrate, text, error):
     Path("bad.yaml").write_text(text)
     run = migrate("values", "-i", "bad.yaml")
@@ -142,5 +154,7 @@ def test_secrets_exporter_cache_is_reported(workdir, migrate):
     Path("cache.yaml").write_text("secretsExporter:\n  cache:\n    enabled: true\n    maxDuration: 600\n")
     run = migrate("values", "cache.yaml")
     assert run.out == "secretsExporter:\n  cache:\n    enabled: true\n    maxDuration: 600\n"
-    assert ("cache.yaml:2: warning: secretsExporter.cache has no effect in v4 (the exporter watches the Kubernetes "
-            "API instead of caching lists): remove it") in run.err
+    assert (
+        "cache.yaml:2: warning: secretsExporter.cache has no effect in v4 (the exporter watches the Kubernetes "
+        "API instead of caching lists): remove it"
+    ) in run.err
