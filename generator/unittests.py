@@ -157,6 +157,15 @@ def _relabel_series(series: str, base_selector: str, targets: dict[str, str], ev
     return selector_text(expr.name or "", labels)
 
 
+def _kept(sample: dict, labels: dict[str, str], reporter: set[str]) -> dict[str, str]:
+    """The selector's labels a recorded series keeps: the per-certificate truth aggregates the
+    reporters' labels away (mixin.truth)."""
+    name = parse_vector_selector(sample["labels"]).name or ""
+    if name.split(":")[0] in ("certificate", "crl", "bundle"):
+        return {k: v for k, v in labels.items() if k not in reporter}
+    return labels
+
+
 def adapt(doc: dict, base: Config, cfg: Config) -> dict:
     """A suite file's expectations rewritten from configuration `base` to `cfg`."""
     doc = copy.deepcopy(doc)
@@ -174,7 +183,9 @@ def adapt(doc: dict, base: Config, cfg: Config) -> dict:
         # Recorded series keep the cluster label and every label of the selector.
         for expr_test in test.get("promql_expr_test", []):
             for sample in expr_test.get("exp_samples") or []:
-                sample["labels"] = _relabel_series(sample["labels"], "", {}, {**new_labels, **cluster})
+                sample["labels"] = _relabel_series(
+                    sample["labels"], "", {}, {**_kept(sample, new_labels, reporter), **cluster}
+                )
         for rule_test in test.get("alert_rule_test", []):
             name = rule_test["alertname"]
             if not name.startswith(base.alertNamePrefix):
@@ -223,6 +234,7 @@ def run_suite(
     workdir: Path,
     rules_cfg: Config | None = None,
     mutate: Callable[[str], str] | None = None,
+    files: list[Path] | None = None,
 ) -> promtool.Result:
     """Generate the rules for `cfg`, adapt the suite's files to it, run promtool test rules.
 
@@ -234,14 +246,14 @@ def run_suite(
     text = (workdir / ALERTS_FILE).read_text()
     (workdir / RULE_FILE_NAME).write_text(mutate(text) if mutate else text)
     (workdir / RECORDING_FILE_NAME).write_text((workdir / RULES_FILE).read_text())
-    files = []
-    for src in suite.files:
+    written = []
+    for src in files or suite.files:
         doc = yaml.safe_load(src.read_text())
         doc["rule_files"] = [RULE_FILE_NAME, RECORDING_FILE_NAME]
         dst = workdir / src.name
         dst.write_text(yaml.safe_dump(adapt(doc, base, cfg), sort_keys=False))
-        files.append(dst)
-    return promtool.test_rules(files)
+        written.append(dst)
+    return promtool.test_rules(written)
 
 
 def run_suites(user: Config | None = None, root: Path = SUITES_DIR, variants: bool = True) -> Report:

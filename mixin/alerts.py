@@ -1,9 +1,11 @@
 """The alerting rules: pure functions from a Config to Prometheus rule groups.
 
-The Helm chart's thirteen alerts keep their semantics and defaults; the others cover what the
-chart misses (the exporter down or gone, lost bundles, panics, watch storms, slow scrapes,
-overdue renewals). Every query takes the configured selector, survives a missed scrape,
-and gives one alert per certificate however many exporters report it.
+The Helm chart's thirteen alerts keep their names, severities and defaults; the others cover
+what the chart misses (the exporter down or gone, a source gone, lost bundles, panics, watch
+storms, slow scrapes, overdue renewals). Certificate alerts read the per-certificate truth
+recorded in the same group (mixin.truth): one alert per certificate however many exporters
+report it, carried through missed scrapes, restarts and replacements. docs/faults.md says
+how each alert behaves through each fault.
 """
 
 from __future__ import annotations
@@ -15,25 +17,28 @@ import promql_parser
 
 from x509_mixin.mixin import promql as q
 from x509_mixin.mixin import templates as t
+from x509_mixin.mixin import truth
 from x509_mixin.mixin.config import ALERT_NAMES, Config, duration_seconds
 from x509_mixin.mixin.dashboards import dashboard_url
 
-CERTIFICATES_GROUP = "x509-certificates"
-EXPORTER_GROUP = "x509-certificate-exporter"
+GROUP = "x509-certificate-exporter"
+CERTIFICATE, EXPORTER = "certificate", "exporter"
 
 
 @dataclass(frozen=True)
 class Alert:
     base: str  # name without the prefix
-    group: str
+    kind: str  # CERTIFICATE (a certificate, CRL or bundle) or EXPORTER (an exporter or a source)
     expr: str
     summary: str
     description: str
 
 
-def _per_cert_reporter(cfg: Config) -> str:
-    # Without deduplication the alert is per reporter: say which one.
-    return "" if cfg.deduplicates else t.REPORTER
+def _where(cfg: Config) -> str:
+    """Which reporter: every one without deduplication, the node of a node-local file with it."""
+    if not cfg.deduplicates:
+        return t.REPORTER
+    return t.locality(tuple(label for label in cfg.localityLabels if label in cfg.reporterLabels))
 
 
 def _error_burst(
@@ -43,8 +48,8 @@ def _error_burst(
     sustained = base.endswith("Sustained")
     return Alert(
         base,
-        EXPORTER_GROUP,
-        f"sum without ({without}) ({q.increase(cfg, counter, '15m')}) > 5",
+        EXPORTER,
+        q.unless_gone(cfg, f"sum without ({without}) ({q.increase(cfg, counter, '15m')}) > 5"),
         sustained_summary if sustained else summary,
         met
         + " in the last 15 minutes"
@@ -87,7 +92,7 @@ def _kube_transport_errors(cfg: Config, base: str) -> Alert:
 def _source_down(cfg: Config) -> Alert:
     return Alert(
         "SourceDown",
-        EXPORTER_GROUP,
+        EXPORTER,
         f"{q.gauge(cfg, 'x509_source_up')} == 0",
         "A certificate source is down.",
         "Source {{ $labels.source_name }} ({{ $labels.source_kind }}) on {{ $labels.instance }} stopped after a "
@@ -95,17 +100,42 @@ def _source_down(cfg: Config) -> Alert:
     )
 
 
+def _source_absent(cfg: Config) -> Alert:
+    # A source that only exporters now gone reported, while others of its scope run: a
+    # Deployment's pod left Pending while the DaemonSet runs. A replaced pod reports its
+    # sources again within `for`; a live exporter that dropped a source did it on purpose.
+    up, source_up, scope = q.sel(cfg, "up"), q.sel(cfg, "x509_source_up"), q.scope_labels(cfg)
+    keys = (*scope, "source_name")
+    seen = f"last_over_time({source_up}[1d])"
+    expr = (
+        f"{q.group_by(keys, seen)}"
+        f" unless {q.on(keys)} {q.group_by(keys, f'{seen} and {q.on(q.target_labels(cfg))} {up}')}"
+        f" and {q.on(scope)} {q.group_by(scope, f'{up} == 1')}"
+    )
+    return Alert(
+        "SourceAbsent",
+        EXPORTER,
+        expr,
+        "A certificate source is no longer reported by any exporter.",
+        "Source {{ $labels.source_name }} was reported by exporters that are gone, and no running "
+        "exporter reports it; its certificates are not monitored. If it was removed on purpose, this resolves "
+        "a day after it was last seen.",
+    )
+
+
 def _keystore_passphrase(cfg: Config) -> Alert:
-    pkcs12 = q.increase(cfg, "x509_pkcs12_passphrase_failures_total", "15m")
-    jks = q.increase(cfg, "x509_jks_passphrase_failures_total", "15m")
+    # A keystore is re-parsed only when it changes (or its Secret is re-listed): a wrong
+    # passphrase may be counted once. An hour's window outlasts `for` and the re-list period.
+    pkcs12 = q.increase(cfg, "x509_pkcs12_passphrase_failures_total", "1h")
+    jks = q.increase(cfg, "x509_jks_passphrase_failures_total", "1h")
     return Alert(
         "KeystorePassphraseFailures",
-        EXPORTER_GROUP,
-        f"({pkcs12}) > 0 or ({jks}) > 0",
+        EXPORTER,
+        q.unless_gone(cfg, f"{pkcs12} > 0 or {jks} > 0"),
         "Keystores cannot be opened with the configured passphrase.",
         "Source {{ $labels.source_name }} on {{ $labels.instance }} met "
         + t.COUNT
-        + " passphrase failures opening PKCS#12 or JKS keystores in the last 15 minutes.",
+        + " passphrase failures opening PKCS#12 or JKS keystores in the last hour.",
     )
 
 
@@ -114,55 +144,63 @@ def _certificate_error(cfg: Config) -> Alert | None:
         return None
     return Alert(
         "CertificateError",
-        CERTIFICATES_GROUP,
-        f"{q.cert_gauge(cfg, 'x509_cert_error')} > 0",
+        CERTIFICATE,
+        f"{truth.BUNDLE_ERROR} > 0",
         "A certificate bundle cannot be read or parsed.",
         "The bundle in "
         + t.PLACE
-        + _per_cert_reporter(cfg)
+        + _where(cfg)
         + " cannot be read or parsed; x509_source_errors_total gives the reason.",
     )
 
 
-def _expires_in(cfg: Config) -> str:
-    return f"({q.cert_gauge(cfg, 'x509_cert_not_after')} - time())"
+def _days_left(cfg: Config, days: float) -> str:
+    """`left < days`, and with the lifetime known never more than the share of the lifetime
+    the warning threshold leaves after renewalOverdueFraction, scaled alike: a 24-hour
+    certificate is judged against its own lifetime, a one-year one against the days."""
+    left = f"({truth.NOT_AFTER} - time())"
+    condition = f"{left} < {q.days(days)}"
+    known = truth.lifetime(cfg)
+    if known is not None:
+        share = (1 - cfg.renewalOverdueFraction) * days / cfg.warningDaysLeft
+        condition += f" and {left} < {q.number(share)} * {known[2]}"
+    return condition
 
 
 def _certificate_renewal(cfg: Config) -> Alert:
-    left = _expires_in(cfg)
     return Alert(
         "CertificateRenewal",
-        CERTIFICATES_GROUP,
-        f"({left} < {q.days(cfg.warningDaysLeft)}) > 0",
+        CERTIFICATE,
+        f"({_days_left(cfg, cfg.warningDaysLeft)}) > 0",
         "A certificate is due for renewal.",
-        t.CERTIFICATE + _per_cert_reporter(cfg) + " " + t.EXPIRES + ".",
+        t.CERTIFICATE + _where(cfg) + " " + t.EXPIRES + ".",
     )
 
 
 def _certificate_expiration(cfg: Config) -> Alert:
     return Alert(
         "CertificateExpiration",
-        CERTIFICATES_GROUP,
-        f"{_expires_in(cfg)} < {q.days(cfg.criticalDaysLeft)}",
+        CERTIFICATE,
+        _days_left(cfg, cfg.criticalDaysLeft),
         "A certificate is about to expire or has expired.",
-        t.CERTIFICATE + _per_cert_reporter(cfg) + " " + t.EXPIRES + ".",
+        t.CERTIFICATE + _where(cfg) + " " + t.EXPIRES + ".",
     )
 
 
 def _certificate_not_yet_valid(cfg: Config) -> Alert | None:
     # $value: seconds until the certificate becomes valid.
     if cfg.gate("exposeNotBefore"):
-        expr = f"({q.cert_gauge(cfg, 'x509_cert_not_before')} - time()) > 0"
+        expr = f"({truth.NOT_BEFORE} - time()) > 0"
     elif cfg.gate("exposeRelative"):
-        expr = f"-{q.cert_gauge(cfg, 'x509_cert_valid_since_seconds')} > 0"
+        expr = f"-{truth.VALID_SINCE} > 0"
     else:
         return None
     return Alert(
         "CertificateNotYetValid",
-        CERTIFICATES_GROUP,
+        CERTIFICATE,
         expr,
         "A certificate is not valid yet.",
-        t.CERTIFICATE + _per_cert_reporter(cfg) + " becomes valid in {{ humanizeDuration $value }}.",
+        t.CERTIFICATE + _where(cfg) + " becomes valid in {{ humanizeDuration $value }}.",
     )
 
 
@@ -170,26 +208,19 @@ def _certificate_renewal_overdue(cfg: Config) -> Alert | None:
     # Elapsed share of the certificate's own lifetime, so 90-day ACME certificates and
     # one-year ones are both judged against their renewal point; long-lived certificates
     # (CAs, renewed by hand) are left to the day thresholds.
-    frac = repr(float(cfg.renewalOverdueFraction))
-    max_life = q.seconds(cfg.renewalOverdueMaxLifetime)
-    if cfg.gate("exposeNotBefore"):
-        not_after = q.cert_gauge(cfg, "x509_cert_not_after")
-        not_before = q.cert_gauge(cfg, "x509_cert_not_before")
-        left, elapsed, life = f"({not_after} - time())", f"(time() - {not_before})", f"({not_after} - {not_before})"
-    elif cfg.gate("exposeRelative"):
-        left = q.cert_gauge(cfg, "x509_cert_expires_in_seconds")
-        elapsed = q.cert_gauge(cfg, "x509_cert_valid_since_seconds")
-        life = f"({left} + {elapsed})"
-    else:
+    known = truth.lifetime(cfg)
+    if known is None:
         return None
+    left, elapsed, life = known
+    frac = q.number(cfg.renewalOverdueFraction)
     percent = f"{cfg.renewalOverdueFraction * 100:g}"
     return Alert(
         "CertificateRenewalOverdue",
-        CERTIFICATES_GROUP,
-        f"{left} > 0 and {elapsed} > {frac} * {life} and {life} <= {max_life}",
+        CERTIFICATE,
+        f"{left} > 0 and {elapsed} > {frac} * {life} and {life} <= {q.seconds(cfg.renewalOverdueMaxLifetime)}",
         "A certificate was not renewed when automated renewal should have happened.",
         t.CERTIFICATE
-        + _per_cert_reporter(cfg)
+        + _where(cfg)
         + f" has used more than {percent}% of its lifetime and "
         + t.EXPIRES
         + "; its automated renewal should already have happened.",
@@ -200,44 +231,43 @@ def _certificate_collision(cfg: Config) -> Alert:
     dropped = q.increase(cfg, "x509_cert_collision_dropped_total", "1h")
     return Alert(
         "CertificateCollision",
-        EXPORTER_GROUP,
-        f"({dropped}) > 0",
+        EXPORTER,
+        q.unless_gone(cfg, f"{dropped} > 0"),
         "Certificates are invisible because their labels collide.",
         "The exporter on {{ $labels.instance }} dropped " + t.COUNT + " {{ $labels.source_kind }} certificates in the "
         "last hour because their labels collide; set collisionDiscriminator to auto or always.",
     )
 
 
-def _next_update_in(cfg: Config) -> str:
-    return f"({q.cert_gauge(cfg, 'x509_crl_next_update')} - time())"
+def _next_update_in() -> str:
+    return f"({truth.CRL_NEXT_UPDATE} - time())"
 
 
 def _crl_needs_refresh(cfg: Config) -> Alert:
-    left = _next_update_in(cfg)
-    soon = f"{left} < {q.days(cfg.crlWarningDaysLeft)}"
-    expr = f"{soon} and {q.cert_gauge(cfg, 'x509_crl_stale')} == 0" if cfg.gate("exposeExpired") else f"({soon}) >= 0"
+    # Stays active once the CRL is stale, until it is refreshed: CRLStale takes over after its
+    # own `for` (Alertmanager inhibits this one meanwhile), and the resolution means a fix.
     return Alert(
         "CRLNeedsRefresh",
-        CERTIFICATES_GROUP,
-        expr,
+        CERTIFICATE,
+        f"{_next_update_in()} < {q.days(cfg.crlWarningDaysLeft)}",
         "A CRL is close to its next update date.",
         t.CRL
-        + _per_cert_reporter(cfg)
-        + " must be refreshed: its next update is due in {{ humanizeDuration $value }}.",
+        + _where(cfg)
+        + " must be refreshed: its next update "
+        + '{{ if lt $value 0.0 }}was due {{ reReplaceAll "^-" "" (humanizeDuration $value) }} ago'
+        + "{{ else }}is due in {{ humanizeDuration $value }}{{ end }}.",
     )
 
 
 def _crl_stale(cfg: Config) -> Alert:
-    # With exposeExpired the exporter's own flag decides, as in the chart; the value stays the
-    # time to the next update, for the description.
-    left = _next_update_in(cfg)
-    expr = f"{left} and {q.cert_gauge(cfg, 'x509_crl_stale')} > 0" if cfg.gate("exposeExpired") else f"{left} < 0"
+    # The next update date alone decides, so the exporter's exposeExpired gate does not matter;
+    # the value stays the time to the next update, for the description.
     return Alert(
         "CRLStale",
-        CERTIFICATES_GROUP,
-        expr,
+        CERTIFICATE,
+        f"{_next_update_in()} < 0",
         "A CRL is past its next update date.",
-        t.CRL + _per_cert_reporter(cfg) + " is stale: its next update was due "
+        t.CRL + _where(cfg) + " is stale: its next update was due "
         '{{ reReplaceAll "^-" "" (humanizeDuration $value) }} ago.',
     )
 
@@ -245,7 +275,7 @@ def _crl_stale(cfg: Config) -> Alert:
 def _exporter_down(cfg: Config) -> Alert:
     return Alert(
         "ExporterDown",
-        EXPORTER_GROUP,
+        EXPORTER,
         f"{q.sel(cfg, 'up')} == 0",
         "An x509 certificate exporter target is down.",
         "The target {{ $labels.instance }} of job {{ $labels.job }} cannot be scraped; the certificates it "
@@ -266,7 +296,7 @@ def _exporter_absent(cfg: Config) -> Alert:
     where = "{{ with " + source + "." + cfg.clusterLabel + " }} in cluster {{ . }}{{ end }}"
     return Alert(
         "ExporterAbsent",
-        EXPORTER_GROUP,
+        EXPORTER,
         expr,
         "The x509 certificate exporter has disappeared.",
         f"No target matching {{{cfg.selector}}} is scraped{where}; no certificate is monitored there.",
@@ -277,7 +307,7 @@ def _source_bundles_lost(cfg: Config) -> Alert:
     # The exporter emits the gauge from the first bundle on, so 0 means "had some, now none".
     return Alert(
         "SourceBundlesLost",
-        EXPORTER_GROUP,
+        EXPORTER,
         f"{q.gauge(cfg, 'x509_source_bundles')} == 0",
         "A certificate source has lost all its bundles.",
         "Source {{ $labels.source_name }} ({{ $labels.source_kind }}) on {{ $labels.instance }} held certificates "
@@ -289,8 +319,8 @@ def _exporter_panics(cfg: Config) -> Alert:
     panics = q.increase(cfg, "x509_panic_total", "15m")
     return Alert(
         "ExporterPanics",
-        EXPORTER_GROUP,
-        f"({panics}) > 0",
+        EXPORTER,
+        q.unless_gone(cfg, f"{panics} > 0"),
         "The exporter recovered from a panic.",
         "The exporter on {{ $labels.instance }} recovered from "
         + t.COUNT
@@ -302,8 +332,8 @@ def _kube_watch_resync_storm(cfg: Config) -> Alert:
     resyncs = q.increase(cfg, "x509_kube_watch_resyncs_total", "15m")
     return Alert(
         "KubeWatchResyncStorm",
-        EXPORTER_GROUP,
-        f"({resyncs}) > 10",
+        EXPORTER,
+        q.unless_gone(cfg, f"{resyncs} > 10"),
         "Kubernetes watches of the exporter restart too often.",
         "The watch of {{ $labels.resource }} by source {{ $labels.source_name }} on {{ $labels.instance }} "
         "restarted " + t.COUNT + " times in the last 15 minutes; each restart lists every object again.",
@@ -314,7 +344,7 @@ def _exporter_slow_scrapes(cfg: Config) -> Alert:
     limit = 0.8 * duration_seconds(cfg.scrapeTimeout)
     return Alert(
         "ExporterSlowScrapes",
-        EXPORTER_GROUP,
+        EXPORTER,
         f"avg_over_time({q.sel(cfg, 'scrape_duration_seconds')}[5m]) > {limit:g}",
         "Scrapes of the exporter approach the scrape timeout.",
         "Scrapes of {{ $labels.instance }} took {{ humanizeDuration $value }} on average over 5 minutes, "
@@ -326,6 +356,7 @@ _BUILDERS: dict[str, Callable[[Config], Alert | None]] = {
     "SourceErrors": lambda c: _source_errors(c, "SourceErrors"),
     "SourceErrorsSustained": lambda c: _source_errors(c, "SourceErrorsSustained"),
     "SourceDown": _source_down,
+    "SourceAbsent": _source_absent,
     "KubeTransportErrors": lambda c: _kube_transport_errors(c, "KubeTransportErrors"),
     "KubeTransportErrorsSustained": lambda c: _kube_transport_errors(c, "KubeTransportErrorsSustained"),
     "KeystorePassphraseFailures": _keystore_passphrase,
@@ -377,11 +408,7 @@ def rule(cfg: Config, alert: Alert) -> dict:
 
 
 def alert_groups(cfg: Config) -> list[dict]:
-    """The alerting rule groups (empty groups are left out)."""
-    built = alerts(cfg)
-    groups = []
-    for name in (CERTIFICATES_GROUP, EXPORTER_GROUP):
-        rules = [rule(cfg, a) for a in built if a.group == name]
-        if rules:
-            groups.append({"name": name, "rules": rules})
-    return groups
+    """One rule group: the recorded per-target state and per-certificate truth, then every
+    alert, evaluated in this order at the same time."""
+    records = [{"record": r["record"], "expr": pretty(r["expr"])} for r in truth.truth_rules(cfg)]
+    return [{"name": GROUP, "rules": records + [rule(cfg, a) for a in alerts(cfg)]}]

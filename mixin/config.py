@@ -22,6 +22,7 @@ ALERT_NAMES: tuple[str, ...] = (
     "SourceErrors",
     "SourceErrorsSustained",
     "SourceDown",
+    "SourceAbsent",
     "KubeTransportErrors",
     "KubeTransportErrorsSustained",
     "KeystorePassphraseFailures",
@@ -47,6 +48,7 @@ DEFAULT_SEVERITIES: dict[str, str] = {
     "SourceErrors": "warning",
     "SourceErrorsSustained": "critical",
     "SourceDown": "critical",
+    "SourceAbsent": "warning",
     "KubeTransportErrors": "warning",
     "KubeTransportErrorsSustained": "critical",
     "KeystorePassphraseFailures": "warning",
@@ -70,6 +72,7 @@ DEFAULT_FOR: dict[str, str] = {
     "SourceErrors": "5m",
     "SourceErrorsSustained": "30m",
     "SourceDown": "5m",
+    "SourceAbsent": "15m",
     "KubeTransportErrors": "5m",
     "KubeTransportErrorsSustained": "30m",
     "KeystorePassphraseFailures": "15m",
@@ -93,6 +96,13 @@ DEFAULT_FOR: dict[str, str] = {
 # so that replicas, or the same CA file on many nodes, give one alert per certificate.
 DEFAULT_REPORTER_LABELS = ("job", "instance", "pod", "container", "endpoint", "service", "namespace", "node")
 
+# Exporter gates that change nothing here: expiry and staleness are decided from
+# x509_cert_not_after and x509_crl_next_update, which every exporter emits.
+_UNUSED_GATES = {
+    "exposeExpired": "the mixin decides expiry and CRL staleness from x509_cert_not_after and "
+    "x509_crl_next_update, whatever the exporter's exposeExpired; remove the key",
+}
+
 DEFAULTS: dict[str, Any] = {
     "alertNamePrefix": "X509",
     "selector": 'job=~"x509-certificate-exporter.*"',
@@ -109,11 +119,12 @@ DEFAULTS: dict[str, Any] = {
     "runbookUrlPattern": "https://github.com/x509-mixin/x509-mixin/blob/main/docs/runbooks.md#%s",
     "deduplicateReporters": True,
     "reporterLabels": list(DEFAULT_REPORTER_LABELS),
+    "localityLabels": ["node"],
     "missedScrapeTolerance": "10m",
     "scrapeTimeout": "10s",
     "renewalOverdueFraction": 0.8,
     "renewalOverdueMaxLifetime": "100d",
-    "exporter": dict(GATE_DEFAULTS),
+    "exporter": {gate: on for gate, on in GATE_DEFAULTS.items() if gate not in _UNUSED_GATES},
     "prometheusRule": {"name": "x509-certificate-exporter-mixin", "namespace": "monitoring", "labels": {}},
     "grafanaUrl": "",
     "dashboardUidPrefix": "x509-",
@@ -175,6 +186,7 @@ class Config:
     runbookUrlPattern: str
     deduplicateReporters: bool
     reporterLabels: tuple[str, ...]
+    localityLabels: tuple[str, ...]
     missedScrapeTolerance: str
     scrapeTimeout: str
     renewalOverdueFraction: float
@@ -281,6 +293,19 @@ def _check_selector(c: _Checker, value: str) -> None:
         c.fail("selector", value, "the selector must not match on __name__; select on job or other target labels")
 
 
+def _check_locality(c: _Checker, m: dict[str, Any], explicit: bool) -> None:
+    value, reporters = m["localityLabels"], m["reporterLabels"]
+    if not c.expect("localityLabels", value, (list,), "a list of label names such as node"):
+        return
+    for name in value:
+        if not isinstance(name, str) or not _LABEL_NAME_RE.match(name):
+            c.fail("localityLabels", name, "expected Prometheus label names such as node")
+        elif isinstance(reporters, list) and name not in reporters and explicit:
+            c.fail("localityLabels", name, "only reporterLabels are aggregated away; add it there or remove it here")
+    if explicit and value and m["deduplicateReporters"] is False:
+        c.fail("localityLabels", value, "has no effect with deduplicateReporters: false (every label is kept)")
+
+
 def _check_grafana(c: _Checker, m: dict[str, Any]) -> None:
     if (
         c.expect("grafanaUrl", m["grafanaUrl"], (str,), "a string")
@@ -341,7 +366,10 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
     merged = copy.deepcopy(DEFAULTS)
     for key, value in data.items():
         if key in ("exporter", "prometheusRule") and isinstance(value, Mapping):
-            c.unknown(f"{key}.", value, DEFAULTS[key])
+            unused = {k: v for k, v in value.items() if key == "exporter" and k in _UNUSED_GATES}
+            for gate, v in unused.items():
+                c.fail(f"exporter.{gate}", v, _UNUSED_GATES[gate])
+            c.unknown(f"{key}.", {k: v for k, v in value.items() if k not in unused}, DEFAULTS[key])
             merged[key].update({k: v for k, v in value.items() if k in DEFAULTS[key]})
         elif key in DEFAULTS:
             merged[key] = value
@@ -422,6 +450,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
                 c.fail("reporterLabels", name, "expected Prometheus label names such as instance or pod")
             elif isinstance(m["clusterLabel"], str) and name == m["clusterLabel"] and m["multiCluster"] is True:
                 c.fail("reporterLabels", name, "the cluster label must not be aggregated away when multiCluster is on")
+    _check_locality(c, m, explicit="localityLabels" in data)
     for key in ("missedScrapeTolerance", "scrapeTimeout", "renewalOverdueMaxLifetime"):
         c.duration(key, m[key])
     if c.expect("renewalOverdueFraction", m["renewalOverdueFraction"], (int, float), "a fraction between 0 and 1") and (
@@ -434,7 +463,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
         )
     exp = m["exporter"]
     if c.expect("exporter", exp, (dict,), "a mapping of the exporter's metrics gates"):
-        for key in GATE_DEFAULTS:
+        for key in DEFAULTS["exporter"]:
             c.expect(f"exporter.{key}", exp[key], (bool,), "true or false (the exporter's metrics." + key + ")")
     pr = m["prometheusRule"]
     if c.expect("prometheusRule", pr, (dict,), "a mapping with name, namespace, labels"):
@@ -469,6 +498,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
         runbookUrlPattern=m["runbookUrlPattern"],
         deduplicateReporters=m["deduplicateReporters"],
         reporterLabels=tuple(m["reporterLabels"]),
+        localityLabels=tuple(m["localityLabels"]),
         missedScrapeTolerance=m["missedScrapeTolerance"],
         scrapeTimeout=m["scrapeTimeout"],
         renewalOverdueFraction=m["renewalOverdueFraction"],

@@ -14,7 +14,7 @@ PLACE = (
     "{{ else if $labels.configmap_name }}ConfigMap {{ $labels.configmap_namespace }}/{{ $labels.configmap_name }}"
     " key {{ $labels.configmap_key }}"
     "{{ else if $labels.cabundle_resource_name }}{{ $labels.cabundle_resource_kind }}"
-    " {{ $labels.cabundle_resource_name }} caBundle entry {{ $labels.cabundle_entry }}"
+    " {{ $labels.cabundle_resource_name }} caBundle{{ with $labels.cabundle_entry }} entry {{ . }}{{ end }}"
     "{{ else if $labels.embedded_kind }}kubeconfig {{ $labels.filepath }}"
     " ({{ $labels.embedded_kind }} {{ $labels.embedded_key }})"
     "{{ else }}file {{ $labels.filepath }}{{ end }}"
@@ -34,5 +34,11 @@ EXPIRES = (
 )
 
 REPORTER = "{{ with $labels.instance }} (reported by {{ . }}){{ end }}"
+
+
+def locality(labels: tuple[str, ...]) -> str:
+    """Where a node-local file is, for the labels deduplication keeps: " on node cp-2"."""
+    return "".join(f"{{{{ with $labels.{label} }}}} on {label} {{{{ . }}}}{{{{ end }}}}" for label in labels)
+
 
 COUNT = '{{ printf "%.0f" $value }}'

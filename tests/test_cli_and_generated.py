@@ -11,9 +11,11 @@ import yaml
 
 from x509_mixin.generator.build import render
 from x509_mixin.generator.lint import lint_groups, runbook_anchors
+from x509_mixin.generator.unittests import suites
 from x509_mixin.mixin.alerts import alert_groups
 from x509_mixin.mixin.config import ALERT_NAMES, DEFAULTS, load
 
+SUITES = [s.name for s in suites()]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -101,7 +103,7 @@ def test_missing_promtool_is_one_clear_line(tmp_path):
             "alertNamePrefix": "",
             "exporter": {"exposeNotBefore": True, "exposePerCertError": True, "exposeDiagnostics": True},
         },
-        {"exporter": {"exposeRelative": True, "exposeExpired": False}},
+        {"exporter": {"exposeRelative": True}},
     ],
     ids=["defaults", "everything-on", "relative"],
 )
@@ -116,7 +118,7 @@ def test_lint_passes_on_generated_rules(overrides, tmp_path):
 
 
 def test_lint_rules_catch_each_convention_breach():
-    good = alert_groups(load())[0]["rules"][0]
+    good = next(r for r in alert_groups(load())[0]["rules"] if r.get("alert") == "X509CertificateRenewal")
     bad = [
         dict(good, alert="x509_cert_expiring"),
         dict(good, alert="X509" + "A" * 40),
@@ -173,9 +175,14 @@ def test_prometheusrule_spec_passes_promtool(tmp_path):
         promtool.extract_spec(tmp_path / "rules/prometheus_alerts.yaml", tmp_path / "x.yaml")
 
 
-def test_test_command_reports_every_suite():
-    result = cli("test")
+def test_test_command_reports_every_suite(tmp_path):
+    # A configuration only the diagnostics suite fits: that one runs, every other is reported
+    # as skipped (the suites themselves are proven in test_promtool_suites.py).
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("exporter: {exposeDiagnostics: true}\n")
+    result = cli("test", "--config", str(cfg))
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert "ok      defaults (4 files)" in lines and "ok      defaults as multi-cluster (4 files)" in lines
-    assert all(line.startswith("ok ") for line in lines)
+    assert "ok      diagnostics (1 files)" in lines
+    assert "skipped defaults: the configuration changes exporter" in lines
+    assert len(lines) == len(SUITES) and sum(line.startswith("ok ") for line in lines) == 1

@@ -15,8 +15,12 @@ from x509_mixin.mixin.config import ALERT_NAMES, DEFAULTS, ConfigError, load
 
 
 def rules(overrides=None) -> dict[str, dict]:
+    """Alerts and recording rules of the alerts' group, by name."""
     cfg = load(overrides or {})
-    return {r["alert"]: r for g in alert_groups(cfg) for r in g["rules"]}
+    return {r.get("alert") or r["record"]: r for g in alert_groups(cfg) for r in g["rules"]}
+
+
+NOT_AFTER = "certificate:x509_cert_not_after:max"
 
 
 def flat(expr: str) -> str:
@@ -28,7 +32,7 @@ DEFAULT = rules()
 
 def test_default_alert_set_and_chart_names_with_empty_prefix():
     gated = {"CertificateError", "CertificateNotYetValid", "CertificateRenewalOverdue"}
-    assert set(DEFAULT) == {"X509" + n for n in ALERT_NAMES if n not in gated}
+    assert {n for n in DEFAULT if ":" not in n} == {"X509" + n for n in ALERT_NAMES if n not in gated}
     chart = rules({"alertNamePrefix": "", "exporter": {"exposePerCertError": True, "exposeNotBefore": True}})
     chart_13 = {
         "SourceErrors",
@@ -52,9 +56,11 @@ def test_selector_is_in_every_metric_selector():
     out = rules({"selector": 'job="pki", namespace="monitoring"'})
     for name, rule in out.items():
         assert 'job=~"x509-certificate-exporter.*"' not in rule["expr"], name
-        # Each metric selector carries the configured matchers (prettified: sorted, no spaces).
+        # Each selector of an exporter metric or `up` carries the configured matchers (prettified:
+        # sorted, no spaces); the recorded series (level:metric:operations) are already selected.
         selectors = re.findall(r"\b[a-z0-9_]+\{[^}]*\}", rule["expr"])
-        assert selectors and all(s.endswith('{job="pki",namespace="monitoring"}') for s in selectors), name
+        assert selectors or ":" in rule["expr"], name
+        assert all('job="pki"' in s and 'namespace="monitoring"' in s for s in selectors), name
 
 
 def test_multicluster_keeps_cluster_and_alerts_per_cluster():
@@ -62,7 +68,9 @@ def test_multicluster_keeps_cluster_and_alerts_per_cluster():
     out = rules({"multiCluster": True, "clusterLabel": "k8s"})
     expr = flat(out["X509ExporterAbsent"]["expr"])
     assert "group by (k8s) (max_over_time(" in expr and "unless group by (k8s) (" in expr
-    assert "unless on (k8s, job, instance)" in flat(out["X509CertificateExpiration"]["expr"])
+    assert "unless on (k8s, job, instance)" in flat(out["target:x509_exporter_up:held"]["expr"])
+    assert "on (k8s)" in flat(out["target:x509_exporter_up:held"]["expr"])
+    assert "max without (job, instance, pod" in flat(out[NOT_AFTER]["expr"])
 
 
 @pytest.mark.parametrize(
@@ -71,9 +79,10 @@ def test_multicluster_keeps_cluster_and_alerts_per_cluster():
         ("warningDaysLeft", 30, "X509CertificateRenewal", "30 * 86400"),
         ("criticalDaysLeft", 7.5, "X509CertificateExpiration", "7.5 * 86400"),
         ("crlWarningDaysLeft", 3, "X509CRLNeedsRefresh", "3 * 86400"),
-        ("missedScrapeTolerance", "30m", "X509CertificateExpiration", "[30m]"),
+        ("missedScrapeTolerance", "30m", NOT_AFTER, "[30m]"),
+        ("missedScrapeTolerance", "30m", "X509SourceDown", "[30m]"),
         ("scrapeTimeout", "30s", "X509ExporterSlowScrapes", "> 24"),
-        ("reporterLabels", ["instance", "pod"], "X509CertificateExpiration", "max without (instance, pod)"),
+        ("reporterLabels", ["instance", "pod"], NOT_AFTER, "max without (instance, pod)"),
     ],
 )
 def test_thresholds_and_windows(key, value, alert, fragment):
@@ -83,10 +92,28 @@ def test_thresholds_and_windows(key, value, alert, fragment):
 
 def test_deduplicate_reporters_off_keeps_reporters_and_names_them():
     out = rules({"deduplicateReporters": False})
-    assert "max without" not in out["X509CertificateExpiration"]["expr"]
+    assert "max without" not in out[NOT_AFTER]["expr"]
     assert "(reported by {{ . }})" in out["X509CertificateExpiration"]["annotations"]["description"]
-    assert "max without" in DEFAULT["X509CertificateExpiration"]["expr"]
-    assert rules({"reporterLabels": []})["X509CertificateExpiration"] == out["X509CertificateExpiration"]
+    assert "max without" in DEFAULT[NOT_AFTER]["expr"]
+    # Without deduplication a gone target's certificates never stand in for its replacement.
+    assert "target:x509_exporter_up:held_or_replaced" not in out and "held_or_replaced" in DEFAULT[NOT_AFTER]["expr"]
+    assert rules({"reporterLabels": []})[NOT_AFTER] == out[NOT_AFTER]
+
+
+def test_locality_labels_keep_the_node_of_a_file_one_node_holds():
+    assert "ignoring (node)" in flat(DEFAULT[NOT_AFTER]["expr"])
+    assert (
+        "{{ with $labels.node }} on node {{ . }}{{ end }}"
+        in DEFAULT["X509CertificateExpiration"]["annotations"]["description"]
+    )
+    both = rules({"localityLabels": ["node", "instance"]})
+    assert "ignoring (node, instance)" in flat(both[NOT_AFTER]["expr"])
+    assert "on instance {{ . }}" in both["X509CertificateRenewal"]["annotations"]["description"]
+    none = rules({"localityLabels": []})
+    assert (
+        "ignoring" not in none[NOT_AFTER]["expr"]
+        and " on node " not in none["X509CRLStale"]["annotations"]["description"]
+    )
 
 
 def test_severities_for_disabled_extra_labels_annotations_runbooks():
@@ -119,7 +146,6 @@ def test_severities_for_disabled_extra_labels_annotations_runbooks():
             ["x509_cert_valid_since_seconds", "x509_cert_expires_in_seconds"],
             ["x509_cert_not_before"],
         ),
-        ({"exposeExpired": False}, [], ["x509_crl_stale"]),
         ({"exposeDiagnostics": True}, [], ["x509_parse_duration_seconds"]),
     ],
 )
@@ -129,7 +155,8 @@ def test_exporter_gates_decide_which_metrics_rules_use(gates, present, absent):
         assert metric in text
     for metric in absent:
         assert metric not in text
-    assert ("x509_crl_stale" in text) == gates.get("exposeExpired", True)
+    # Expiry and staleness come from x509_cert_not_after and x509_crl_next_update alone.
+    assert "x509_crl_stale" not in text and "x509_cert_expired" not in text
 
 
 def test_exposediagnostics_records_latency_percentiles():
@@ -168,7 +195,7 @@ def test_prometheus_rule_metadata():
 
 
 def test_grafana_url_adds_dashboard_url_to_every_alert():
-    assert all("dashboard_url" not in r["annotations"] for r in DEFAULT.values())
+    assert all("dashboard_url" not in r.get("annotations", {}) for r in DEFAULT.values())
     out = rules({"grafanaUrl": "https://grafana.example.org/", "dashboardUidPrefix": "pki-"})
     assert (
         out["X509CertificateExpiration"]["annotations"]["dashboard_url"]
@@ -176,7 +203,7 @@ def test_grafana_url_adds_dashboard_url_to_every_alert():
     )
     assert out["X509CRLStale"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-inventory"
     assert out["X509SourceDown"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-exporter"
-    assert all("dashboard_url" in r["annotations"] for r in out.values())
+    assert all("dashboard_url" in r["annotations"] for r in out.values() if "alert" in r)
 
 
 def test_dashboard_uid_prefix_tags_folder_and_sidecar_labels():
@@ -247,6 +274,15 @@ def test_every_default_key_is_covered_by_a_test_above():
         ({"selector": 'job="a"} or vector(1'}, "config key selector: invalid value"),
         ({"multiCluster": "yes"}, "config key multiCluster: invalid value 'yes': expected true or false"),
         ({"exporter": {"exposeNotBefor": True}}, "config key exporter.exposeNotBefor: unknown key"),
+        (
+            {"exporter": {"exposeExpired": False}},
+            "config key exporter.exposeExpired: invalid value False: the mixin decides expiry and CRL staleness",
+        ),
+        ({"localityLabels": ["zone"]}, "config key localityLabels: invalid value 'zone': only reporterLabels"),
+        (
+            {"deduplicateReporters": False, "localityLabels": ["node"]},
+            "config key localityLabels: invalid value ['node']: has no effect with deduplicateReporters: false",
+        ),
         (
             {"extraAlertLabels": {"severity": "x"}},
             "config key extraAlertLabels.severity: invalid value 'x': set severities",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from x509_mixin.generator import unittests as ut
+from x509_mixin.mixin import promql as q
 from x509_mixin.mixin.config import load
 
 SUITES = {s.name: s for s in ut.suites()}
@@ -56,39 +57,61 @@ def test_variants_change_the_expectations():
 
 
 @pytest.mark.parametrize(
-    "overrides",
+    "overrides,file,failed",
     [
-        {"warningDaysLeft": 27},
-        {"criticalDaysLeft": 13},
-        {"alertFor": {"CertificateExpiration": "16m"}},
-        {"missedScrapeTolerance": "1s"},
-        {"deduplicateReporters": False},
-        {"alertFor": {"SourceErrors": "4m"}},
-        {"scrapeTimeout": "11s"},
+        ({"warningDaysLeft": 27}, "certificates.yaml", "renewal and expiration on both sides"),
+        ({"criticalDaysLeft": 13}, "certificates.yaml", "renewal and expiration on both sides"),
+        ({"alertFor": {"CertificateExpiration": "16m"}}, "certificates.yaml", "renewal and expiration on both sides"),
+        ({"missedScrapeTolerance": "1s"}, "reporters-and-scrapes.yaml", "one failed scrape does not reset"),
+        ({"deduplicateReporters": False}, "reporters-and-scrapes.yaml", "one certificate reported by many exporters"),
+        ({"alertFor": {"SourceErrors": "4m"}}, "sources.yaml", "more than 5 source errors in 15 minutes"),
+        ({"scrapeTimeout": "11s"}, "exporter.yaml", "scrapes above 80% of the timeout"),
     ],
-    ids=lambda o: next(iter(o)),
+    ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
 )
-def test_default_suite_catches_a_wrong_rule(overrides, tmp_path):
-    result = ut.run_suite(SUITES["defaults"], load({}), tmp_path, rules_cfg=load(overrides))
-    assert not result.ok
-    assert "FAILED" in result.output
+def test_default_suite_catches_a_wrong_rule(overrides, file, failed, tmp_path):
+    suite = SUITES["defaults"]
+    result = ut.run_suite(suite, load({}), tmp_path, rules_cfg=load(overrides), files=[suite.path / file])
+    assert f"name: {failed}" in result.output, result.output
+
+
+def _no_birth(cfg, counter, window):
+    # Growth and resets only: a series born inside the window at 7 would count 0.
+    return REAL_INCREASE(cfg, counter, window).replace(">= 0 or ", ">= 0 or 0 * ")
+
+
+def _always_stand_in(cfg, m, held):
+    # The last value stands in even for a target whose last scrape succeeded.
+    return f"last_over_time({m}[{cfg.missedScrapeTolerance}])"
+
+
+REAL_INCREASE = q.increase
 
 
 @pytest.mark.parametrize(
-    "mutation",
+    "patch,failed",
     [
-        # The lazy-counter branch: a series born inside the window must count.
-        lambda text: text.replace(" offset 15m", " offset 1m"),
-        # A successful scrape must drop a replaced certificate at once.
-        lambda text: text.replace("== 1", "== 2"),
-        # The Helm chart's renewal window excludes expired certificates.
-        lambda text: text.replace(">\n        0\n    for: 15m", ">=\n        -1e12\n    for: 15m", 1),
+        ((q, "increase", _no_birth), "name: a source error counter born at 7 counts its value"),
+        ((q, "_stand_in", _always_stand_in), "name: a replaced certificate stops alerting at once"),
     ],
-    ids=["lazy-counter", "rotation", "renewal-excludes-expired"],
+    ids=["lazy-counter", "rotation"],
 )
-def test_default_suite_catches_a_mutated_rule(mutation, tmp_path):
-    result = ut.run_suite(SUITES["defaults"], load({}), tmp_path, mutate=mutation)
-    assert not result.ok, "the mutation went unnoticed"
+def test_default_suite_catches_a_broken_mechanism(patch, failed, monkeypatch, tmp_path):
+    monkeypatch.setattr(*patch)
+    files = [SUITES["defaults"].path / f for f in ("sources.yaml", "reporters-and-scrapes.yaml")]
+    result = ut.run_suite(SUITES["defaults"], load({}), tmp_path, files=files)
+    assert failed in result.output, "the broken mechanism went unnoticed"
+
+
+def test_default_suite_catches_a_renewal_window_that_includes_expired_certificates(tmp_path):
+    # The Helm chart's renewal window excludes expired certificates.
+    def mutation(text):
+        assert "< 28 * 86400) > 0" in text
+        return text.replace("< 28 * 86400) > 0", "< 28 * 86400) > -1e12")
+
+    files = [SUITES["defaults"].path / "certificates.yaml"]
+    result = ut.run_suite(SUITES["defaults"], load({}), tmp_path, mutate=mutation, files=files)
+    assert "name: every source kind is named, and an expired certificate says expired ago" in result.output
 
 
 def test_user_config_changing_thresholds_skips_suites_instead_of_passing():
@@ -98,8 +121,13 @@ def test_user_config_changing_thresholds_skips_suites_instead_of_passing():
     assert any(line.startswith("skipped defaults: the configuration changes warningDaysLeft") for line in report.lines)
 
 
-def test_user_config_with_adaptable_keys_runs_every_compatible_suite():
-    report = ut.run_suites(load({"alertNamePrefix": "Pki", "extraAlertLabels": {"team": "sre"}}))
+def test_user_config_with_adaptable_keys_runs_every_compatible_suite(tmp_path):
+    for name in ("dashboards", "diagnostics", "not-before"):  # a quick sample of suites
+        (tmp_path / name).symlink_to(SUITES[name].path)
+    report = ut.run_suites(load({"alertNamePrefix": "Pki", "extraAlertLabels": {"team": "sre"}}), root=tmp_path)
     assert report.ok, "\n".join(report.lines)
-    assert report.lines[:2] == ["ok      dashboards (1 files)", "ok      defaults (4 files)"]
-    assert "skipped not-before: the configuration changes exporter" in report.lines
+    assert report.lines == [
+        "ok      dashboards (1 files)",
+        "skipped diagnostics: the configuration changes exporter",
+        "skipped not-before: the configuration changes exporter",
+    ]

@@ -224,13 +224,13 @@ def test_soonest_table_links_each_subject_to_the_inventory():
 
 
 def test_certificate_alerts_open_the_inventory_and_the_others_the_exporter_dashboard():
-    from x509_mixin.mixin.alerts import CERTIFICATES_GROUP, alerts
+    from x509_mixin.mixin.alerts import CERTIFICATE, alerts
     from x509_mixin.mixin.dashboards import INVENTORY_ALERTS, dashboard_key
 
     every = load({"exporter": {"exposeNotBefore": True, "exposePerCertError": True}})
-    groups = {a.base: a.group for a in alerts(every)}
-    assert INVENTORY_ALERTS == {base for base, group in groups.items() if group == CERTIFICATES_GROUP}
-    assert {dashboard_key(base) for base, group in groups.items() if group != CERTIFICATES_GROUP} == {"exporter"}
+    kinds = {a.base: a.kind for a in alerts(every)}
+    assert INVENTORY_ALERTS == {base for base, kind in kinds.items() if kind == CERTIFICATE}
+    assert {dashboard_key(base) for base, kind in kinds.items() if kind != CERTIFICATE} == {"exporter"}
 
 
 def test_every_panel_has_an_id_a_description_and_a_unit():

@@ -241,6 +241,6 @@ def test_exporter_health_shows_the_failed_source(prom):
 
 def test_every_rule_evaluates_without_error(prom):
     groups = prom.get("/api/v1/rules")["groups"]
-    assert {g["name"] for g in groups} >= {"x509-certificates-dashboards", "x509-certificates"}
+    assert {g["name"] for g in groups} >= {"x509-certificates-dashboards", "x509-certificate-exporter"}
     broken = [(r["name"], r.get("lastError")) for g in groups for r in g["rules"] if r["health"] != "ok"]
     assert broken == []
