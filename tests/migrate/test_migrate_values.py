@@ -134,11 +134,7 @@ def test_other_changes(workdir, migrate):
         ("image: [\n", "bad.yaml:2: error: invalid YAML: "),
         (
             "apiVersion: v1\nkind: ConfigMap\n",
-            "bad.yaml:1: error: unknown file shape: expected one Helm values mapping",
-        ),
-        (
-            "prometheusRules:\n  extraAlertGroups:\n  - name: g\n    rules:\n    - alert: A\n      expr: rate(x509_read_errors)\n",
-            "bad.yaml:6: error: A: invalid PromQL: ",
+            "bad.yaml:1: error: unknown file shape: expected one Helm values mapping per document",
         ),
     ],
 )
