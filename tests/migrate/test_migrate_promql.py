@@ -40,6 +40,10 @@ REWRITES = {
     'absent_over_time(x509_read_errors{job="a"}[1h])': 'absent_over_time(x509_source_errors_total{job="a"}[1h])',
     "present_over_time(x509_read_errors[1h] @ 3600)": "max without (source_kind, source_name, reason) (present_over_time(x509_source_errors_total[1h] @ 3600))",
     "holt_winters(x509_read_errors[1h], 0.5, 0.1)": f"holt_winters({FOLD} (increase(x509_source_errors_total[15m]))[1h:], 0.5, 0.1)",
+    "double_exponential_smoothing(x509_read_errors[1h], 0.5, 0.1)": f"double_exponential_smoothing({FOLD} (increase(x509_source_errors_total[15m]))[1h:], 0.5, 0.1)",
+    "limitk(2, x509_read_errors)": f"limitk(2, {FOLD} (increase(x509_source_errors_total[15m])))",
+    'sort_by_label(x509_read_errors, "instance")': 'sort_by_label(increase(x509_source_errors_total[15m]), "instance")',
+    "info(x509_read_errors)": f"info({FOLD} (increase(x509_source_errors_total[15m])))",
     # aggregations, matchers, modifiers, binary operations
     "sum(x509_read_errors)": "sum(increase(x509_source_errors_total[15m]))",
     # counting and ranking exporters needs one series per exporter: two failing reasons are one exporter
@@ -79,6 +83,13 @@ def test_window_is_configurable():
 
 
 UNTOUCHED = [
+    # Prometheus 2 and 3 functions of other teams' rules
+    "holt_winters(node_load1[1h], 0.3, 0.3)",
+    "double_exponential_smoothing(node_load1[1h], 0.3, 0.3)",
+    'info(rate(http_requests_total[5m]), {k8s_cluster_name=~".+"})',
+    "limitk(5, up) or limit_ratio(0.1, up)",
+    'sort_by_label(up, "job", "instance")',
+    "mad_over_time(node_load1[1h]) / ts_of_max_over_time(node_load1[1h])",
     "(x509_cert_not_after - time()) < (28 * 86400)",
     "sum by(secret_namespace)(x509_cert_not_after)   <   1e3",
     "x509_cert_not_after\n  - time()\n< 86400",
@@ -90,6 +101,7 @@ UNTOUCHED = [
 def test_expression_without_read_errors_is_kept_byte_for_byte(text):
     result = migrate_expr(text)
     assert not result.changed and result.text is text
+    assert result.warnings == []
 
 
 CORPUS = UNTOUCHED + [
