@@ -207,6 +207,14 @@ def test_meaning_warnings():
     ]
 
 
+def test_resets_is_a_decision_too():
+    assert migrate_expr("resets(x509_read_errors[1h])").warnings == [
+        "resets(x509_read_errors[1h]): resets() counted changes of v3's per-read error count, which v4 does not "
+        "expose; the rewrite applies it to the errors of the last 15m, which change far more often: decide by hand "
+        "(e.g. increase(x509_source_errors_total[5m]) > 0 for new errors)"
+    ]
+
+
 def test_comments_are_kept_after_a_rewrite():
     result = migrate_expr("sum(x509_read_errors) # it's the exporter's total\n  > 0 # any")
     assert result.text == "sum(increase(x509_source_errors_total[15m])) > 0\n# it's the exporter's total\n# any"

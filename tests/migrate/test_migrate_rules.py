@@ -13,6 +13,7 @@ import pytest
 from migrate_helpers import fixture_text, replace_once
 
 from x509_mixin.generator import promtool
+from x509_mixin.migrate import cli
 
 PR = "v3-prometheusrule.yaml"
 TEAM = "team-rules.yaml"
@@ -392,3 +393,35 @@ def test_in_place_as_another_user_refuses_a_file_it_cannot_give_back():
         assert sorted(p.name for p in shared.iterdir()) == ["rules.yaml"]
     finally:
         shutil.rmtree(shared)
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (
+            ["rules", "-i", "--check", TEAM],
+            "x509-mixin migrate rules: error: argument --check: not allowed with argument -i/--in-place",
+        ),
+        (["values", "a.yaml", "b.yaml"], "x509-mixin migrate: error: unrecognized arguments: b.yaml"),
+        (["rules", "--window"], "x509-mixin migrate rules: error: argument --window: expected one argument"),
+        (["rules"], "x509-mixin migrate rules: error: the following arguments are required: FILE"),
+    ],
+)
+def test_bad_options_exit_2(workdir, migrate, argv, message):
+    run = migrate(*argv)
+    assert run.code == 2
+    assert run.err[-1] == message
+
+
+def test_a_bug_is_exit_2_with_nothing_written_never_1(workdir, migrate, monkeypatch):
+    """`--check` users read 1 as "a change is due": an unexpected failure must not say that."""
+
+    def broken(text, path, report, window):
+        raise KeyError("boom")
+
+    monkeypatch.setitem(cli.FILE_COMMANDS, "rules", broken)
+    before = Path(PR).read_bytes()
+    run = migrate("rules", "--check", PR)
+    assert run.code == 2
+    assert run.err == ["x509-mixin migrate: internal error (KeyError: 'boom'); nothing written"]
+    assert Path(PR).read_bytes() == before

@@ -371,3 +371,15 @@ def test_several_documents(workdir, migrate):
         "docs.yaml:4: warning: web.enableStats is not set: v4 serves an HTML status page on / by default; set "
         "web.enableStats: false for metrics only" in run.err
     )
+
+
+def test_keys_missing_under_a_parent_chart_are_reported_at_its_key(workdir, migrate):
+    text = "global: {}\nx509:\n  secretsExporter:\n    enabled: true\n"
+    Path("parent.yaml").write_text(text)
+    run = migrate("values", "parent.yaml")
+    assert run.out == text
+    assert run.err[0] == (
+        "parent.yaml:2: warning: x509.image.registry is not set: the chart's default registry is quay.io in v4 "
+        "(docker.io in v3); set image.registry: docker.io if pulls must stay on Docker Hub"
+    )
+    assert all(line.startswith("parent.yaml:2: warning: x509.") for line in run.err)
