@@ -48,15 +48,38 @@ class Shape:
 CONST = Shape(EXACT)
 
 # Range functions over the gauge that become the same function over the counter.
-COUNTER_FNS = {"delta": "increase", "idelta": "increase", "increase": "increase", "deriv": "rate", "rate": "rate"}
-COUNTER_FNS["irate"] = "irate"
-# Functions of samples (their number or times), not values: over the raw counter, folded per exporter.
-SAMPLE_FNS = {"count_over_time": "max", "present_over_time": "max", "ts_of_last_over_time": "max"}
-SAMPLE_FNS["ts_of_first_over_time"] = "min"
+COUNTER_FNS = {
+    "delta": "increase",
+    "idelta": "increase",
+    "increase": "increase",
+    "deriv": "rate",
+    "rate": "rate",
+    "irate": "irate",
+}
+# Functions of samples (their number or times), not values: over the raw counter, folded per
+# exporter with this aggregation (every piece has the exporter's samples).
+SAMPLE_FNS = {
+    "count_over_time": "max",
+    "present_over_time": "max",
+    "ts_of_last_over_time": "max",
+    "ts_of_first_over_time": "min",
+}
 LINEAR_OVER_TIME = {"sum_over_time", "avg_over_time", "last_over_time", "first_over_time"}
 NO_EQUIVALENT = {"changes", "resets"}
-TIME_FNS = {"timestamp", "day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute"}
-TIME_FNS |= {"month", "year", "ts_of_max_over_time", "ts_of_min_over_time"}
+# Functions whose values are times, not error figures.
+TIME_FNS = {
+    "timestamp",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "ts_of_max_over_time",
+    "ts_of_min_over_time",
+}
 LABEL_FNS = {"label_replace", "label_join", "sort", "sort_desc", "sort_by_label", "sort_by_label_desc"}
 SELECTING_AGGS = {"topk", "bottomk", "limitk", "limit_ratio", "count_values"}
 PRESENCE_AGGS = {"min", "avg", "stddev", "stdvar", "quantile", "count", "group"}

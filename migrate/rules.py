@@ -24,7 +24,6 @@ def _rules(groups: Node | None) -> list[Node]:
 
 
 def migrate_groups(
-    text: str,
     groups: Node | None,
     path: str,
     window: str,
@@ -125,5 +124,5 @@ def migrate(text: str, path: str, report: Report, window: str = DEFAULT_WINDOW) 
         raise InputError(path, 1, f"unknown file shape: no rule groups found, {SHAPE}")
     edits = yt.Edits(text)
     for g in groups:
-        migrate_groups(text, g, path, window, report, edits)
+        migrate_groups(g, path, window, report, edits)
     return yt.apply(edits, path)

@@ -116,7 +116,9 @@ def _null(node: Node | None) -> bool:
 class _Values:
     """One mapping of this chart's values; `prefix` is its key path under a parent chart."""
 
-    def __init__(self, text: str, path: str, report: Report, window: str, edits: yt.Edits, prefix: str, at):
+    def __init__(
+        self, text: str, path: str, report: Report, window: str, edits: yt.Edits, prefix: str, at: Node | None
+    ):
         self.text, self.path, self.report, self.window, self.edits = text, path, report, window, edits
         self.prefix, self.at = prefix, at  # `at`: where to report a key that is missing
 
@@ -177,7 +179,6 @@ class _Values:
                 self.change(key, f"{where}.{key.value}", f"{where}.{new}", why)
                 self.edits.raw((key.start_mark.index, key.end_mark.index, new))
         migrate_groups(
-            self.text,
             yt.value(rules, "extraAlertGroups"),
             self.path,
             self.window,
