@@ -1,8 +1,9 @@
 """`x509-mixin migrate rules|dashboard|values|flags`: v3 -> v4 migration.
 
 Output goes to stdout (one input), or back into each file with `-i`; `--check` writes
-nothing and exits 1 when a change is due. The report goes to stderr. Exit status 2 on bad
-input, with nothing written: every file is migrated in memory before any is written.
+nothing and exits 1 when a change is due (including one only a human can make). The report
+goes to stderr. Exit status 2 on bad input, with nothing written: every file is migrated in
+memory before any is written.
 """
 
 from __future__ import annotations
@@ -10,11 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-import promql_parser as pp
-
 from x509_mixin.migrate import dashboard, flags, rules, values
-from x509_mixin.migrate.fileio import read_text, write_atomic
-from x509_mixin.migrate.promql import DEFAULT_WINDOW
+from x509_mixin.migrate.fileio import check_writable, read_text, write_atomic
+from x509_mixin.migrate.promql import DEFAULT_WINDOW, check_window
 from x509_mixin.migrate.report import InputError, Report
 
 FILE_COMMANDS = {"rules": rules.migrate, "dashboard": dashboard.migrate, "values": values.migrate}
@@ -22,10 +21,9 @@ FILE_COMMANDS = {"rules": rules.migrate, "dashboard": dashboard.migrate, "values
 
 def _window(text: str) -> str:
     try:
-        pp.parse_duration(text)
-    except (ValueError, RuntimeError):
-        raise argparse.ArgumentTypeError(f"not a PromQL duration: {text!r}") from None
-    return text
+        return check_window(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,6 +70,8 @@ def _files(args) -> int:
         results.append((path, text, FILE_COMMANDS[args.what](text, path, report, args.window)))
     changed = [(path, new) for path, text, new in results if new != text]
     if args.in_place:
+        for path, _new in changed:
+            check_writable(path)
         for path, new in changed:
             try:
                 write_atomic(path, new)
@@ -81,7 +81,7 @@ def _files(args) -> int:
     elif not args.check:
         sys.stdout.write(results[0][2])
     _emit(report)
-    return 1 if args.check and changed else 0
+    return 1 if args.check and (changed or report.due) else 0
 
 
 def _flags(args) -> int:
@@ -103,4 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         return _flags(args) if args.what == "flags" else _files(args)
     except InputError as exc:
         print(str(exc), file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug must not read as `--check`'s "change due" (1), nor write anything
+        print(f"x509-mixin migrate: internal error ({type(exc).__name__}: {exc}); nothing written", file=sys.stderr)
         return 2

@@ -2,14 +2,17 @@
 
 Every `expr` string anywhere in the dashboard (panel targets at any depth of nested rows,
 annotation queries) and the query of each `query` template variable (`label_values(...)`,
-`query_result(...)` or plain PromQL, and its `definition`) is migrated. Changed strings are
-spliced into the original text, so key order, indentation and every other byte are kept.
+`query_result(...)` or plain PromQL, and its `definition`) is migrated, unless its datasource
+is not Prometheus. Changed strings are spliced into the original text, so key order,
+indentation and every other byte are kept. A query the parser cannot read is reported and left
+as it is: one odd query never stops the file.
 """
 
 from __future__ import annotations
 
 import json
 
+from x509_mixin.migrate.datasources import OTHER, Datasources
 from x509_mixin.migrate.fileio import line_of, splice
 from x509_mixin.migrate.grafana import migrate_panel_expr, restore, substitute
 from x509_mixin.migrate.promql import (
@@ -20,12 +23,11 @@ from x509_mixin.migrate.promql import (
     metric_names,
     parse,
     rename_selector,
+    unparsed,
 )
 from x509_mixin.migrate.report import InputError, Report
 
 _WS = " \t\n\r"
-_DECODER = json.JSONDecoder()
-
 _DECODER = json.JSONDecoder()
 
 
@@ -74,8 +76,11 @@ def _template_query(query: str, window: str) -> ExprResult:
             return ExprResult(query, False)  # label_values(label): no metric
         selector, label = inner.rsplit(",", 1)
         swapped, mapping = substitute(selector.strip())
-        new, changed = rename_selector(swapped)
-        warnings = gate_warnings(metric_names(parse(swapped)))
+        try:
+            new, changed = rename_selector(swapped)
+            warnings = gate_warnings(metric_names(parse(swapped)))
+        except PromQLError as exc:
+            return unparsed(query, exc)
         if not changed:
             return ExprResult(query, False, [], warnings)
         return ExprResult(
@@ -85,15 +90,12 @@ def _template_query(query: str, window: str) -> ExprResult:
             warnings,
         )
     if stripped.startswith("query_result(") and stripped.endswith(")"):
-        result = migrate_panel_expr(stripped[len("query_result(") : -1], window)
-        if result.changed:
-            result.text = f"query_result({result.text})"
-        else:
-            result.text = query
+        result = migrate_panel_expr(stripped[len("query_result(") : -1], window, "variable")
+        result.text = f"query_result({result.text})" if result.changed else query
         return result
-    if stripped.startswith(("label_names(", "metrics(")) or not stripped:
+    if stripped.startswith(("label_names(", "metrics(")):
         return ExprResult(query, False)
-    return migrate_panel_expr(query, window)
+    return migrate_panel_expr(query, window, "variable")
 
 
 def _unwrap(doc, path: str):
@@ -105,26 +107,11 @@ def _unwrap(doc, path: str):
     raise InputError(path, 1, "unknown file shape: expected a Grafana dashboard (panels, rows or templating)")
 
 
-def _is_query_variable(dash: dict, path: tuple, prefix: tuple) -> bool:
-    rest = path[len(prefix) :]
+def _is_query_variable(dash: dict, rest: tuple) -> bool:
     if rest[:2] != ("templating", "list") or len(rest) < 4:
         return False
     var = dash["templating"]["list"][rest[2]]
-    field = rest[3:]
-    return var.get("type") == "query" and field in (("query",), ("query", "query"), ("definition",))
-
-
-def _foreign_datasource(dash: dict, path: tuple) -> bool:
-    """Whether the innermost datasource on the way to this string is not Prometheus (a Loki
-    or Elasticsearch query has an `expr` too). String datasources (`${datasource}`) and
-    Grafana's mixed/dashboard pseudo-datasources count as Prometheus."""
-    node, kind = dash, None
-    for step in path[:-1]:
-        node = node[step]
-        ds = node.get("datasource") if isinstance(node, dict) else None
-        if isinstance(ds, dict) and ds.get("type"):
-            kind = ds["type"]
-    return kind not in (None, "prometheus", "datasource")
+    return var.get("type") == "query" and rest[3:] in (("query",), ("query", "query"), ("definition",))
 
 
 def migrate(text: str, path: str, report: Report, window: str = DEFAULT_WINDOW) -> str:
@@ -133,23 +120,25 @@ def migrate(text: str, path: str, report: Report, window: str = DEFAULT_WINDOW) 
     except json.JSONDecodeError as exc:
         raise InputError(path, exc.lineno, f"invalid JSON: {exc.msg} (column {exc.colno})") from None
     dash, prefix = _unwrap(doc, path)
+    datasources = Datasources(dash)
     edits = []
     for spath, start, end, value in string_spans(text):
+        rest = spath[len(prefix) :]
         if spath[: len(prefix)] != prefix:
             continue
-        is_expr = spath[-1] == "expr"
-        if not is_expr and not _is_query_variable(dash, spath, prefix):
+        is_expr = rest[-1] == "expr"
+        if not is_expr and not _is_query_variable(dash, rest):
             continue
-        if _foreign_datasource(dash, spath[len(prefix) :]):
-            continue
+        if datasources.at(dash, rest) == OTHER:
+            continue  # a Loki or Elasticsearch query has an `expr` too
         line = line_of(text, start)
-        where = ".".join(map(str, spath[len(prefix) :]))
-        try:
-            result = migrate_panel_expr(value, window) if is_expr else _template_query(value, window)
-        except PromQLError as exc:
-            raise InputError(path, line, f"{where}: {exc}", value) from None
+        where = ".".join(map(str, rest))
+        if not is_expr:
+            result = _template_query(value, window)
+        else:
+            result = migrate_panel_expr(value, window, "annotation" if rest[0] == "annotations" else "panel")
         for warning in result.warnings:
-            report.warn(path, line, f"{where}: {warning}")
+            report.warn(path, line, f"{where}: {warning}", due=result.due)
         if result.changed:
             report.change(path, line, value, result.text, result.reasons)
             edits.append((start, end, json.dumps(result.text, ensure_ascii=False)))

@@ -39,19 +39,43 @@ def splice(text: str, edits: list[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write a temporary file next to the target, then rename: never half-written. Keeps the
-    target's permission bits."""
-    target = Path(path)
+def target_of(path: str) -> Path:
+    """The file a path names: a symlink's target (edited in place, so the link stays a link)."""
+    return Path(os.path.realpath(path))
+
+
+def check_writable(path: str) -> None:
+    """Refuse, before anything is written, a file whose owner or group the rewrite could not keep
+    (a replaced file belongs to whoever writes it; only root can give it back)."""
+    target = target_of(path)
     try:
-        mode = target.stat().st_mode & 0o7777
+        st = target.stat()
     except FileNotFoundError:
-        mode = 0o644
+        return
+    if os.geteuid() == 0:
+        return
+    if st.st_uid != os.geteuid() or st.st_gid not in (os.getegid(), *os.getgroups()):
+        raise InputError(
+            path, 0, f"owned by {st.st_uid}:{st.st_gid}, which a rewrite by this user cannot keep: run it as that user"
+        )
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write a temporary file next to the target, then rename: never half-written. A symlink's
+    target is the file written; its permission bits, owner and group are kept."""
+    target = target_of(path)
+    try:
+        st = target.stat()
+        mode, owner = st.st_mode & 0o7777, (st.st_uid, st.st_gid)
+    except FileNotFoundError:
+        mode, owner = 0o644, None
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-        os.chmod(tmp, mode)
+        if owner is not None and owner != (os.geteuid(), os.getegid()):
+            os.chown(tmp, *owner)
+        os.chmod(tmp, mode)  # after chown, which clears setuid and setgid bits
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

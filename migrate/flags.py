@@ -9,6 +9,7 @@ deprecated v4 shortcuts would give them.
 from __future__ import annotations
 
 import io
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -60,28 +61,23 @@ V3_FLAGS: tuple[Flag, ...] = (
 _BY_LONG = {f.long: f for f in V3_FLAGS}
 _BY_SHORT = {f.short: f for f in V3_FLAGS if f.short}
 
-# What the v4 exporter's command line still accepts (cmd/x509-certificate-exporter/main.go, v4.2.0).
-V4_SHORTCUTS = frozenset(
-    {
-        "config",
-        "C",
-        "watch-file",
-        "f",
-        "watch-dir",
-        "d",
-        "watch-kubeconf",
-        "k",
-        "watch-kube-secrets",
-        "listen-address",
-        "b",
-        "web.config.file",
-        "probe.listen-address",
-        "debug",
-        "profile",
-        "help",
-        "h",
-    }
-)
+# The v4 exporter's command line (cmd/x509-certificate-exporter/main.go, v4.2.0, parsed by kong):
+# long name -> (short name, is a bool).
+V4_FLAGS: dict[str, tuple[str | None, bool]] = {
+    "config": ("C", False),
+    "watch-file": ("f", False),
+    "watch-dir": ("d", False),
+    "watch-kubeconf": ("k", False),
+    "watch-kube-secrets": (None, True),
+    "listen-address": ("b", False),
+    "web.config.file": (None, False),
+    "probe.listen-address": (None, False),
+    "debug": (None, True),
+    "profile": (None, True),
+    "version": ("v", True),
+    "help": ("h", True),
+}
+KONG_BOOLS = ("true", "1", "yes", "false", "0", "no")  # what kong reads in `--flag=value`, any case
 KUBE_ONLY = (
     "kubeconfig",
     "secret-type",
@@ -100,11 +96,25 @@ KUBE_ONLY = (
 _GO_REGEXP_SPECIAL = set("\\.+*?()|[]{}^$")
 
 
-def flag_name(arg: str) -> str:
-    """`--watch-dir=/x` -> `watch-dir`, `-d/x` -> `d`."""
-    if arg.startswith("--"):
-        return arg[2:].split("=", 1)[0]
-    return arg[1:2]
+def v4_argument(arg: str) -> tuple[str | None, str | None]:
+    """How the v4 exporter's command line (kong) takes a flag argument that v3 (getopt) took:
+    (None, None) as it is; (the same flag as kong spells it, why) when only the spelling differs
+    (`--f=x`, `--debug=on`); (None, "not accepted") for a flag v4 does not have."""
+    if not arg.startswith("--"):
+        shorts = {short for short, _ in V4_FLAGS.values()}
+        return (None, None) if arg[1:2] in shorts else (None, "not accepted")
+    name, eq, value = arg[2:].partition("=")
+    if name not in V4_FLAGS:
+        long = next((flag for flag, (short, _) in V4_FLAGS.items() if short == name), None)
+        if long is None:
+            return None, "not accepted"
+        return f"--{long}{eq}{value}", f"kong takes -{name} or --{long}, not --{name}"
+    if V4_FLAGS[name][1] and eq and value.lower() not in KONG_BOOLS:
+        truth = go_bool(value)
+        if truth is None:
+            return None, "not accepted"
+        return f"--{name}={str(truth).lower()}", f"kong reads a bool value as one of {', '.join(KONG_BOOLS)}"
+    return None, None
 
 
 def quote_meta(text: str) -> str:
@@ -118,27 +128,75 @@ def sanitize(text: str) -> str:
     return out or "anon"
 
 
-def parse(argv: list[str]) -> list[tuple[int, Flag, str]]:
-    """(position, flag, value) in order; bools get "true"/"false". getopt syntax: --long value,
-    --long=value, -s value, -svalue, clustered bool shorts (-hv)."""
-    out: list[tuple[int, Flag, str]] = []
+def go_bool(value: str) -> bool | None:
+    """getopt v2's reading of a bool flag's value (`--debug=off`), None when it refuses it."""
+    lowered = value.lower()
+    if lowered in ("", "1", "true", "on", "t"):
+        return True
+    if lowered in ("0", "false", "off", "f"):
+        return False
+    return None
+
+
+_GO_INT = re.compile(r"[+-]?(0[xX](_?[0-9a-fA-F])+|0[oO](_?[0-7])+|0[bB](_?[01])+|0(_?[0-7])*|[1-9](_?[0-9])*)")
+_GO_DURATION = re.compile(r"[+-]?(0|((\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)")
+
+
+def go_int(value: str) -> int:
+    """Go's strconv.ParseInt(value, 0, 64), which getopt's IntLong uses: 0x1f, 0o17, 017 (octal), 1_000."""
+    if not _GO_INT.fullmatch(value):
+        raise ValueError(value)
+    sign = -1 if value.startswith("-") else 1
+    digits = value.lstrip("+-").replace("_", "")
+    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        number = int(digits, 8)
+    else:
+        number = int(digits, 0)
+    number *= sign
+    if not -(2**63) <= number < 2**63:
+        raise ValueError(value)
+    return number
+
+
+@dataclass(frozen=True)
+class Arg:
+    pos: int  # position in the command line (1-based; the report's "line")
+    flag: Flag
+    value: str  # bools: "true" or "false"
+    shown: str  # as the report names it: `--flag value`, `--flag=off`
+
+
+def parse(argv: list[str]) -> list[Arg]:
+    """The flags in order, read as v3's flag library (github.com/pborman/getopt/v2) read them:
+    `--long value`, `--long=value`, `-s value`, `-svalue`, clustered bool shorts (`-hv`), the long
+    spelling of a short name (`--f value`), and bool values `--flag=1|0|t|f|true|false|on|off`
+    (any case; `--flag` alone is true). Parsing stops at `--`."""
+    out: list[Arg] = []
     i = 0
     if argv and not argv[0].startswith("-"):
         i = 1  # the program name
     while i < len(argv):
         arg, pos = argv[i], i + 1
-        if arg.startswith("--") and len(arg) > 2:
+        if arg == "--":
+            if argv[i + 1 :]:
+                raise InputError(ARGV, pos + 1, "v3 read nothing after --: remove what follows it", " ".join(argv))
+            break
+        if arg.startswith("--"):
             name, eq, inline = arg[2:].partition("=")
-            flag = _BY_LONG.get(name)
+            flag = _BY_LONG.get(name) or (_BY_SHORT.get(name) if len(name) == 1 else None)
             if flag is None:
                 raise InputError(ARGV, pos, f"unknown v3 flag --{name}", " ".join(argv))
             if flag.kind == "bool":
-                out.append((pos, flag, inline.lower() if eq else "true"))
+                truth = go_bool(inline)
+                if truth is None:
+                    raise InputError(ARGV, pos, f"--{name}={inline}: not a bool (v3 refused it too)", " ".join(argv))
+                shown = f"--{flag.long}" + (f"={inline}" if eq else "")
+                out.append(Arg(pos, flag, "true" if truth else "false", shown))
             elif eq:
-                out.append((pos, flag, inline))
+                out.append(Arg(pos, flag, inline, f"--{flag.long} {inline}"))
             elif i + 1 < len(argv):
                 i += 1
-                out.append((pos, flag, argv[i]))
+                out.append(Arg(pos, flag, argv[i], f"--{flag.long} {argv[i]}"))
             else:
                 raise InputError(ARGV, pos, f"--{name} needs a value", " ".join(argv))
         elif arg.startswith("-") and len(arg) > 1:
@@ -148,26 +206,30 @@ def parse(argv: list[str]) -> list[tuple[int, Flag, str]]:
                 if flag is None:
                     raise InputError(ARGV, pos, f"unknown v3 flag -{arg[j]}", " ".join(argv))
                 if flag.kind == "bool":
-                    out.append((pos, flag, "true"))
+                    out.append(Arg(pos, flag, "true", f"--{flag.long}"))
                     j += 1
                     continue
                 if j + 1 < len(arg):
-                    out.append((pos, flag, arg[j + 1 :]))
+                    value = arg[j + 1 :]
                 elif i + 1 < len(argv):
                     i += 1
-                    out.append((pos, flag, argv[i]))
+                    value = argv[i]
                 else:
                     raise InputError(ARGV, pos, f"-{arg[j]} needs a value", " ".join(argv))
+                out.append(Arg(pos, flag, value, f"--{flag.long} {value}"))
                 break
         else:
             raise InputError(ARGV, pos, f"unexpected argument {arg!r} (v3 takes flags only)", " ".join(argv))
         i += 1
+    for a in out:
+        if a.flag.long == "max-cache-duration" and not _GO_DURATION.fullmatch(a.value):
+            raise InputError(ARGV, a.pos, f"--max-cache-duration {a.value}: not a Go duration (v3 refused it too)")
     return out
 
 
 def _int(pos: int, flag: Flag, value: str) -> int:
     try:
-        return int(value)
+        return go_int(value)
     except ValueError:
         raise InputError(ARGV, pos, f"--{flag.long} takes an integer, not {value!r}") from None
 
@@ -213,12 +275,10 @@ def migrate(argv: list[str], report: Report) -> tuple[str, bool]:
     """The v4 YAML configuration, and whether the command line needs a change at all."""
     parsed = parse(argv)
     b = _Builder(report)
-    seen = {flag.long for _, flag, _ in parsed}
+    truth = {a.flag.long: a.value == "true" for a in parsed if a.flag.kind == "bool"}  # the last one counts
     lists: dict[str, list[tuple[int, str]]] = {}
-    for pos, flag, value in parsed:
-        shown = f"--{flag.long}" + ("" if flag.kind == "bool" and value == "true" else f" {value}")
-        truth = value == "true"
-        name = flag.long
+    for a in parsed:
+        pos, flag, value, shown, name = a.pos, a.flag, a.value, a.shown, a.flag.long
         if flag.kind == "list":
             lists.setdefault(name, []).append((pos, value))
             continue
@@ -226,28 +286,31 @@ def migrate(argv: list[str], report: Report) -> tuple[str, bool]:
             b.warn(pos, f"{shown}: not a runtime setting, ignored")
         elif name in _SETTINGS:
             section, key, kind = _SETTINGS[name]
+            setting: object = value
             if kind == "int":
-                b.section(section)[key] = _int(pos, flag, value)
-            else:
-                b.section(section)[key] = truth if kind == "bool" else value
-            b.change(pos, shown, f"{section}.{key}: {value}")
+                setting = _int(pos, flag, value)
+            elif kind == "bool":
+                setting = value == "true"
+            b.section(section)[key] = setting
+            b.change(pos, shown, f"{section}.{key}: {value if kind != 'int' else setting}")
         elif name == "debug":
-            b.section("log")["level"] = "debug" if truth else "info"
+            b.section("log")["level"] = "debug" if value == "true" else "info"
             b.change(pos, shown, f"log.level: {b.section('log')['level']}")
         elif name == "profile":
-            b.config.setdefault("diagnostics", {}).setdefault("pprof", {})["enabled"] = truth
+            b.config.setdefault("diagnostics", {}).setdefault("pprof", {})["enabled"] = value == "true"
             b.change(
                 pos, shown, f"diagnostics.pprof.enabled: {value}", "v4 serves pprof on diagnostics.pprof.listen (:6060)"
             )
         elif name == "expose-labels":
             _expose_labels(b, pos, shown, value)
         elif name == "skip-symlinks":
-            b.change(pos, shown, "sources[*].followSymlinks: false", "v4 sets it per file and kubeconfig source")
+            follow = "false" if value == "true" else "true"
+            b.change(pos, shown, f"sources[*].followSymlinks: {follow}", "v4 sets it per file and kubeconfig source")
         elif name == "max-cache-duration":
             b.warn(pos, f"{shown}: no v4 equivalent (v4 watches the Kubernetes API instead of caching lists); dropped")
-        elif name in ("kube-api-rate-limit-qps", "kube-api-rate-limit-burst", "kubeconfig"):
-            pass  # with the kubernetes source below
-    _sources(b, parsed, lists, seen)
+        elif name == "watch-kube-secrets" and value != "true":
+            b.change(pos, shown, "(no kubernetes source)", "v3 watched no Secret with it false")
+    _sources(b, parsed, lists, truth.get("watch-kube-secrets", False))
     b.config["sources"] = b.sources
     order = ("web", "server", "log", "diagnostics", "sources", "metrics", "cache")  # v4's schema order
     b.config = {key: b.config[key] for key in order if key in b.config}
@@ -259,7 +322,7 @@ def migrate(argv: list[str], report: Report) -> tuple[str, bool]:
             "v3 always emitted x509_cert_not_before, v4 only with metrics.exposeNotBefore: true: add it if "
             "alerts or dashboards use it (x509-mixin migrate rules|dashboard says which)",
         )
-    if "skip-symlinks" in seen:
+    if truth.get("skip-symlinks"):
         for source in b.sources:
             if source["kind"] in ("file", "kubeconfig"):
                 source["followSymlinks"] = False
@@ -290,7 +353,7 @@ def _expose_labels(b: _Builder, pos: int, shown: str, value: str) -> None:
         )
 
 
-def _sources(b: _Builder, parsed, lists: dict, seen: set) -> None:
+def _sources(b: _Builder, parsed: list[Arg], lists: dict, kube: bool) -> None:
     files = lists.get("watch-file", [])
     if files:
         b.sources.append({"kind": "file", "name": "cli-files", "paths": [v for _, v in files], "formats": ["pem"]})
@@ -312,20 +375,20 @@ def _sources(b: _Builder, parsed, lists: dict, seen: set) -> None:
         b.sources.append({"kind": "kubeconfig", "name": "cli-kubeconf", "paths": [v for _, v in kubeconfs]})
         for pos, value in kubeconfs:
             b.change(pos, f"--watch-kubeconf {value}", f"sources[cli-kubeconf].paths: {value}")
-    if "watch-kube-secrets" not in seen:
-        for pos, flag, _value in parsed:
-            if flag.long in KUBE_ONLY:
-                b.warn(pos, f"--{flag.long}: ignored, v3 used it only with --watch-kube-secrets")
+    if not kube:
+        for a in parsed:
+            if a.flag.long in KUBE_ONLY:
+                b.warn(a.pos, f"--{a.flag.long}: ignored, v3 used it only with --watch-kube-secrets")
         return
     _kubernetes(b, parsed, lists)
 
 
-def _kubernetes(b: _Builder, parsed, lists: dict) -> None:
+def _kubernetes(b: _Builder, parsed: list[Arg], lists: dict) -> None:
     source: dict = {"kind": "kubernetes", "name": "cli-kube"}
-    values = {flag.long: (pos, value) for pos, flag, value in parsed if flag.kind != "list"}
-    for pos, flag, _value in parsed:
-        if flag.long == "watch-kube-secrets":
-            b.change(pos, "--watch-kube-secrets", "sources[cli-kube] (kind: kubernetes)")
+    values = {a.flag.long: (a.pos, a.value) for a in parsed if a.flag.kind != "list"}
+    for a in parsed:
+        if a.flag.long == "watch-kube-secrets" and a.value == "true":
+            b.change(a.pos, a.shown, "sources[cli-kube] (kind: kubernetes)")
     if "kubeconfig" in values:
         pos, value = values["kubeconfig"]
         source["kubeconfig"] = value

@@ -1,50 +1,40 @@
 """PromQL migration on the syntax tree (promql-parser), never on the text.
 
 `migrate_expr` rewrites every use of v3's `x509_read_errors` gauge into the
-`x509_source_errors_total` counter form of the migration guide and lists the metrics that
-v4 only emits behind a `metrics.*` gate. An expression without `x509_read_errors` is
-returned unchanged (the caller keeps its original bytes); one with it is printed whole by
-`render`, because the parser keeps no source positions to splice with.
+`x509_source_errors_total` counter form of the migration guide (the printer, `printer.py`,
+says how each use keeps its meaning) and lists the metrics that v4 only emits behind a
+`metrics.*` gate. An expression without `x509_read_errors` is returned unchanged (the caller
+keeps its original bytes); one with it is printed whole, because the parser keeps no source
+positions to splice with.
 """
 
 from __future__ import annotations
 
-import math
+import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import promql_parser as pp
 
-from x509_mixin.catalogue.metrics import BY_NAME, CHART_GATE_KEYS, GATE_DEFAULTS, V3_REMOVED
-from x509_mixin.catalogue.promql import matcher_text, quote
+from x509_mixin.catalogue.metrics import BY_NAME, CHART_GATE_KEYS, GATE_DEFAULTS
+from x509_mixin.migrate.printer import ADD, NEW, OLD, PRES, Printer, PromQLError, name_of
 
-OLD = "x509_read_errors"
-NEW = V3_REMOVED[OLD]
+__all__ = ["NEW", "OLD", "PromQLError"]
+
 DEFAULT_WINDOW = "15m"
+# What the top of an expression must keep (printer.py): an alert fires for the same exporters
+# when pieces stand for them; a recorded or graphed value must add up to the exporter's.
+# A dashboard annotation or template variable only needs the series to be there.
+ROLE_NEEDS = {"alert": PRES, "record": ADD, "panel": ADD, "annotation": PRES, "variable": PRES}
 
-# v3's gauge held the errors of the latest read; its change over a range is the number of
-# new errors, which the counter gives directly.
-_INCREASE_LIKE = {"delta": "increase", "idelta": "increase", "increase": "increase"}
-_RATE_LIKE = {"deriv": "rate", "rate": "rate", "irate": "irate"}
+# Prometheus 2.x's name for double_exponential_smoothing (3.x renamed it): other teams' rules
+# still use it, and the parser knows only the new name.
+_EXTRA_FUNCTIONS = [
+    pp.Function("holt_winters", [pp.ValueType.Matrix, pp.ValueType.Scalar, pp.ValueType.Scalar], pp.ValueType.Vector)
+]
+_registered: list[bool] = []
 
-WHY_SELECTOR = (
-    f"{OLD} was removed in v4; increase({NEW}[{{window}}]) counts the errors of the last "
-    "{window}, per source and reason"
-)
-WHY_RANGE = f"{OLD} was removed in v4; {{fn}} over the {NEW} counter gives the change the v3 gauge showed"
-WHY_OVER_TIME = (
-    f"{OLD} was removed in v4; a range over it becomes a subquery over increase({NEW}[{{window}}]), "
-    "the counter form of the v3 gauge's value"
-)
-WHY_ABSENT = f"{OLD} was removed in v4; absence of the exporter's error series is now absence of {NEW}"
-WARN_LABELS = (
-    f"{NEW} has the labels source_kind, source_name and reason that {OLD} had not: "
-    "a binary operation matching on all labels may no longer match, use on(...)"
-)
-
-
-class PromQLError(ValueError):
-    """The expression does not parse, or uses a construct the printer cannot reproduce."""
+_DURATION = re.compile(r"(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?")
+_OLD_WORD = re.compile(r"(?<![\w:])" + OLD + r"(?![\w:])")
 
 
 @dataclass
@@ -53,16 +43,55 @@ class ExprResult:
     changed: bool
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    due: bool = False  # a change is due that the migration could not make (see the warnings)
+
+
+def check_window(text: str) -> str:
+    """`text` when it is a positive PromQL duration with units (`15m`, `1h30m`); ValueError otherwise."""
+    if not text or not _DURATION.fullmatch(text):
+        raise ValueError(f"not a PromQL duration: {text!r} (a number and a unit: ms, s, m, h, d, w or y, e.g. 15m)")
+    if not any(ch in "123456789" for ch in text):
+        raise ValueError(f"not a positive duration: {text!r}")
+    return text
 
 
 def parse(text: str):
+    if not _registered:
+        pp.register_extra_functions(_EXTRA_FUNCTIONS)
+        _registered.append(True)
     try:
         return pp.parse(text)
     except (ValueError, RuntimeError) as exc:
         raise PromQLError(f"invalid PromQL: {exc}") from None
 
 
-def migrate_expr(text: str, window: str = DEFAULT_WINDOW) -> ExprResult:
+def mentions_old(text: str) -> bool:
+    """Whether a text names x509_read_errors (for text the parser cannot read)."""
+    return bool(_OLD_WORD.search(text))
+
+
+def comments(text: str) -> list[str]:
+    """The `#` comments of an expression (outside string literals), in order."""
+    out, i, quote = [], 0, None
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote != "`":
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'`":
+            quote = ch
+        elif ch == "#":
+            end = text.find("\n", i)
+            end = len(text) if end < 0 else end
+            out.append(text[i:end].rstrip())
+            i = end
+        i += 1
+    return out
+
+
+def migrate_expr(text: str, window: str = DEFAULT_WINDOW, role: str = "record") -> ExprResult:
     """Migrate one expression; raises PromQLError when it does not parse."""
     tree = parse(text)
     names = metric_names(tree)
@@ -71,16 +100,27 @@ def migrate_expr(text: str, window: str = DEFAULT_WINDOW) -> ExprResult:
         warnings.append(f"a regular expression on __name__ may select {OLD}, which v4 removed: review it by hand")
     if OLD not in names:
         return ExprResult(text, False, [], warnings)
-    printer = _Printer(window)
-    new = printer.render(tree)
+    printer = Printer(window)
+    new = printer.render(tree, ROLE_NEEDS[role])[0]
     parse(new)  # the printer's output must itself be valid PromQL
+    kept = comments(text)
+    if kept:  # the printer drops comments; they still say something about the expression
+        new += "\n" + "\n".join(kept)
     warnings.extend(printer.warnings)
     return ExprResult(new, True, printer.reasons, warnings)
 
 
+def unparsed(text: str, exc: PromQLError) -> ExprResult:
+    """An expression the parser cannot read: left as it is, with a warning naming it; a change
+    is still due when it names x509_read_errors."""
+    due = mentions_old(text)
+    todo = f"it names {OLD}, which v4 removed: migrate it by hand" if due else "left as it is"
+    return ExprResult(text, False, [], [f"{exc}; {todo}: {text}"], due=due)
+
+
 def render(tree, window: str = DEFAULT_WINDOW) -> str:
     """The printer's text of a tree (what a migrated expression looks like)."""
-    return _Printer(window).render(tree)
+    return Printer(window).render(tree, ADD)[0]
 
 
 def rename_selector(text: str) -> tuple[str, bool]:
@@ -88,9 +128,9 @@ def rename_selector(text: str) -> tuple[str, bool]:
     tree = parse(text)
     if not isinstance(tree, pp.VectorSelector):
         raise PromQLError(f"not a series selector: {text}")
-    if _name_of(tree) != OLD:
+    if name_of(tree) != OLD:
         return text, False
-    return _Printer(DEFAULT_WINDOW).selector(tree, NEW), True
+    return Printer(DEFAULT_WINDOW).selector(tree, NEW), True
 
 
 def metric_names(tree) -> set[str]:
@@ -98,7 +138,7 @@ def metric_names(tree) -> set[str]:
 
     def visit(node):
         if isinstance(node, pp.VectorSelector):
-            name = _name_of(node)
+            name = name_of(node)
             if name:
                 names.add(name)
 
@@ -125,15 +165,6 @@ def gate_warnings(names: set[str]) -> list[str]:
     return out
 
 
-def _name_of(sel) -> str | None:
-    if sel.name:
-        return sel.name
-    for m in sel.matchers.matchers:
-        if m.name == "__name__" and m.op == pp.MatchOp.Equal:
-            return m.value
-    return None
-
-
 def _has_name_regex(tree) -> bool:
     found: list[pp.Matcher] = []
 
@@ -143,164 +174,3 @@ def _has_name_regex(tree) -> bool:
 
     pp.walk(tree, visit)
     return bool(found)
-
-
-# --- printing -------------------------------------------------------------------------------
-
-
-def duration(delta: timedelta) -> str:
-    if delta < timedelta(0):
-        return "-" + pp.display_duration(-delta)
-    return pp.display_duration(delta)
-
-
-def number(val: float) -> str:
-    if math.isnan(val):
-        return "NaN"
-    if math.isinf(val):
-        return "Inf" if val > 0 else "-Inf"
-    if val.is_integer() and abs(val) < 1e15:
-        return str(int(val))
-    return repr(val)
-
-
-def _labels(labels) -> str:
-    return "(" + ", ".join(labels) + ")"
-
-
-class _Printer:
-    """Prints a whole tree; `x509_read_errors` nodes come out in their v4 form."""
-
-    def __init__(self, window: str):
-        pp.parse_duration(window)  # refuse a malformed window early
-        self.window = window
-        self.reasons: list[str] = []
-        self.warnings: list[str] = []
-
-    def _why(self, text: str) -> None:
-        if text not in self.reasons:
-            self.reasons.append(text)
-
-    def _warn(self, text: str) -> None:
-        if text not in self.warnings:
-            self.warnings.append(text)
-
-    def render(self, node) -> str:
-        kind = type(node).__name__
-        return getattr(self, "_" + kind)(node)
-
-    # selectors ---------------------------------------------------------------------------
-
-    def selector(self, sel, name: str | None, rng: str = "") -> str:
-        matchers = [m for m in sel.matchers.matchers if not (name and m.name == "__name__")]
-        text = name or ""
-        if matchers or not text:
-            text += "{" + ",".join(map(matcher_text, matchers))
-            for group in sel.matchers.or_matchers or []:
-                text += " or " + ",".join(map(matcher_text, group))
-            text += "}"
-        text += rng
-        return text + self._modifiers(sel.offset, sel.at)
-
-    def _modifiers(self, offset, at) -> str:
-        text = ""
-        if at is not None:
-            if at.type == pp.AtModifierType.Start:
-                text += " @ start()"
-            elif at.type == pp.AtModifierType.End:
-                text += " @ end()"
-            else:
-                text += " @ " + number(at.at.timestamp())
-        if offset is not None:
-            text += " offset " + duration(offset)
-        return text
-
-    def _counter(self, sel, rng: str) -> str:
-        return self.selector(sel, NEW, f"[{rng}]")
-
-    def _VectorSelector(self, node) -> str:
-        name = _name_of(node)
-        if name != OLD:
-            return self.selector(node, node.name)
-        self._why(WHY_SELECTOR.format(window=self.window))
-        return f"increase({self._counter(node, self.window)})"
-
-    def _MatrixSelector(self, node) -> str:
-        sel, rng = node.vector_selector, duration(node.range)
-        if _name_of(sel) != OLD:
-            return self.selector(sel, sel.name, f"[{rng}]")
-        # A range over the gauge becomes a subquery over the gauge's counter form.
-        self._why(WHY_OVER_TIME.format(window=self.window))
-        return f"increase({self.selector(sel, NEW, f'[{self.window}]')})[{rng}:]"
-
-    # composite nodes --------------------------------------------------------------------
-
-    def _Call(self, node) -> str:
-        fn, args = node.func.name, node.args
-        if (
-            len(args) == 1
-            and isinstance(args[0], pp.MatrixSelector)
-            and _name_of(args[0].vector_selector) == OLD
-            and (fn in _INCREASE_LIKE or fn in _RATE_LIKE)
-        ):
-            new_fn = _INCREASE_LIKE.get(fn) or _RATE_LIKE[fn]
-            self._why(WHY_RANGE.format(fn=f"{new_fn}()"))
-            return f"{new_fn}({self._counter(args[0].vector_selector, duration(args[0].range))})"
-        if fn == "absent" and len(args) == 1 and isinstance(args[0], pp.VectorSelector) and _name_of(args[0]) == OLD:
-            self._why(WHY_ABSENT)
-            return f"absent({self.selector(args[0], NEW)})"
-        return f"{fn}(" + ", ".join(self.render(a) for a in args) + ")"
-
-    def _AggregateExpr(self, node) -> str:
-        op = str(node.op)
-        if op == "count" and OLD in metric_names(node.expr):
-            self._warn(
-                f"count(...) over {NEW} counts sources x reasons, not exporters as count({OLD}) did: "
-                f"count by (job, instance) first if you meant exporters"
-            )
-        text = op
-        if node.modifier is not None:
-            kind = "by" if node.modifier.type == pp.AggModifierType.By else "without"
-            text += f" {kind} {_labels(node.modifier.labels)} "
-        args = ([self.render(node.param)] if node.param is not None else []) + [self.render(node.expr)]
-        return text + "(" + ", ".join(args) + ")"
-
-    def _BinaryExpr(self, node) -> str:
-        op = str(node.op)
-        mod = node.modifier
-        parts = [self.render(node.lhs), op]
-        sides = [metric_names(node.lhs), metric_names(node.rhs)]
-        on = mod is not None and mod.matching is not None and mod.matching.type == pp.LabelModifierType.Include
-        if op not in ("or",) and not on and all(sides) and any(OLD in side for side in sides):
-            self._warn(WARN_LABELS)
-        if mod is not None:
-            fill = mod.fill_values
-            if fill is not None and (fill.lhs is not None or fill.rhs is not None):
-                raise PromQLError("fill modifiers are not supported by the migration printer")
-            if mod.return_bool:
-                parts.append("bool")
-            if mod.matching is not None:
-                kind = "on" if mod.matching.type == pp.LabelModifierType.Include else "ignoring"
-                parts.append(kind + " " + _labels(mod.matching.labels))
-            if mod.card == pp.VectorMatchCardinality.ManyToOne:
-                parts.append("group_left" + (" " + _labels(mod.group_labels) if mod.group_labels else ""))
-            elif mod.card == pp.VectorMatchCardinality.OneToMany:
-                parts.append("group_right" + (" " + _labels(mod.group_labels) if mod.group_labels else ""))
-        parts.append(self.render(node.rhs))
-        return " ".join(parts)
-
-    def _ParenExpr(self, node) -> str:
-        return "(" + self.render(node.expr) + ")"
-
-    def _UnaryExpr(self, node) -> str:
-        return "-" + self.render(node.expr)
-
-    def _SubqueryExpr(self, node) -> str:
-        step = duration(node.step) if node.step else ""
-        return f"{self.render(node.expr)}[{duration(node.range)}:{step}]" + self._modifiers(node.offset, node.at)
-
-    def _NumberLiteral(self, node) -> str:
-        return number(node.val)
-
-    def _StringLiteral(self, node) -> str:
-        return quote(node.val)

@@ -39,15 +39,20 @@ class Entry:
 class Report:
     changes: list[Entry] = field(default_factory=list)
     warnings: list[Entry] = field(default_factory=list)
+    # files where a change is due that the migration could not make (a warning says which)
+    due: set[str] = field(default_factory=set)
 
     def change(self, file: str, line: int, before: str, after: str, why: str | list[str]) -> None:
         reasons = "; ".join(why) if isinstance(why, list) else why
         self.changes.append(Entry(file, line, f"{one_line(before)} -> {one_line(after)} ({reasons})"))
 
-    def warn(self, file: str, line: int, text: str) -> None:
+    def warn(self, file: str, line: int, text: str, due: bool = False) -> None:
+        """A decision left to the user; with `due`, one without which the file is not migrated."""
         entry = Entry(file, line, f"warning: {text}")
         if entry not in self.warnings:
             self.warnings.append(entry)
+        if due:
+            self.due.add(file)
 
     def lines(self) -> list[str]:
         """Changes then warnings, each in file order and then line order (stable)."""

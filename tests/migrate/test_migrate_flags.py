@@ -8,7 +8,7 @@ import pytest
 from migrate_helpers import fixture_text
 from ruamel.yaml import YAML
 
-from x509_mixin.migrate.flags import V3_FLAGS, quote_meta, sanitize
+from x509_mixin.migrate.flags import V3_FLAGS, go_bool, go_int, quote_meta, sanitize, v4_argument
 
 SETTINGS = "v4 reads its settings from the YAML file"
 
@@ -154,6 +154,8 @@ def test_every_v3_flag_is_mapped_or_reported(migrate):
     """Each flag of v3.21.0's main.go gives a change line or a warning naming it."""
     for flag in V3_FLAGS:
         value = {"bool": [], "value": ["1"], "list": ["a:b"]}[flag.kind]
+        if flag.long == "max-cache-duration":
+            value = ["1m"]  # a Go duration, as v3 required
         run = migrate("flags", "--", "--watch-kube-secrets", "-f", "/x.pem", f"--{flag.long}", *value)
         assert run.code == 0, (flag, run.err)
         assert any(f"--{flag.long}" in line for line in run.err), (flag, run.err)
@@ -195,3 +197,130 @@ def test_helpers():
     assert quote_meta("a.b+c*d?(e)|[f]{g}^$\\") == r"a\.b\+c\*d\?\(e\)\|\[f\]\{g\}\^\$\\"
     assert sanitize("/etc/ssl/certs/") == "etc-ssl-certs"
     assert sanitize("//") == "anon"
+
+
+@pytest.mark.parametrize(
+    "spelling,truth",
+    [
+        ("--debug", True),
+        ("--debug=", True),
+        ("--debug=1", True),
+        ("--debug=t", True),
+        ("--debug=TRUE", True),
+        ("--debug=On", True),
+        ("--debug=0", False),
+        ("--debug=f", False),
+        ("--debug=False", False),
+        ("--debug=off", False),
+    ],
+)
+def test_bool_values_as_getopt_read_them(migrate, spelling, truth):
+    run = migrate("flags", "--", "-d", "/pki", spelling)
+    assert run.code == 0
+    level = "debug" if truth else "info"
+    assert YAML(typ="safe").load(run.out)["log"] == {"level": level}
+    assert f"<argv>:3: {spelling} -> log.level: {level} ({SETTINGS})" in run.err
+
+
+def test_bools_of_a_real_command_line(migrate):
+    run = migrate(
+        "flags",
+        "--",
+        "--watch-kube-secrets=false",
+        "--expose-relative-metrics=on",
+        "--expose-per-cert-error-metrics=0",
+        "--skip-symlinks=F",
+        "--profile=t",
+        "-d",
+        "/etc/pki",
+        "--secret-type",
+        "kubernetes.io/tls:tls.crt",
+    )
+    assert run.code == 0
+    assert YAML(typ="safe").load(run.out) == {
+        "diagnostics": {"pprof": {"enabled": True}},
+        "sources": [{"kind": "file", "name": "cli-dir-etc-pki", "paths": ["/etc/pki/*"], "formats": ["pem"]}],
+        "metrics": {"exposeRelative": True, "exposePerCertError": False},
+    }
+    assert run.err[:5] == [
+        "<argv>:1: --watch-kube-secrets=false -> (no kubernetes source) (v3 watched no Secret with it false)",
+        f"<argv>:2: --expose-relative-metrics=on -> metrics.exposeRelative: true ({SETTINGS})",
+        f"<argv>:3: --expose-per-cert-error-metrics=0 -> metrics.exposePerCertError: false ({SETTINGS})",
+        "<argv>:4: --skip-symlinks=F -> sources[*].followSymlinks: true (v4 sets it per file and kubeconfig source)",
+        "<argv>:5: --profile=t -> diagnostics.pprof.enabled: true (v4 serves pprof on diagnostics.pprof.listen "
+        "(:6060))",
+    ]
+    assert "<argv>:8: warning: --secret-type: ignored, v3 used it only with --watch-kube-secrets" in run.err
+
+
+def test_long_spelling_of_a_short_flag(migrate):
+    """getopt reads `--f` as `-f` when no long flag is named f (so `--f=x`, `--d x`, `--s=a:b`)."""
+    run = migrate("flags", "--", "--f", "/a.pem", "--d=/pki", "--k=/kube.conf", "--b", ":9999", "--watch-kube-secrets")
+    config = YAML(typ="safe").load(run.out)
+    assert [(s["name"], s.get("paths")) for s in config["sources"]] == [
+        ("cli-files", ["/a.pem"]),
+        ("cli-dir-pki", ["/pki/*"]),
+        ("cli-kubeconf", ["/kube.conf"]),
+        ("cli-kube", None),
+    ]
+    assert config["server"] == {"listen": ":9999"}
+
+
+@pytest.mark.parametrize("value,number", [("2", 2), ("0x10", 16), ("010", 8), ("0o10", 8), ("0b11", 3), ("1_0", 10)])
+def test_integers_as_go_parses_them(migrate, value, number):
+    run = migrate("flags", "--", "-d", "/pki", f"--trim-path-components={value}")
+    assert YAML(typ="safe").load(run.out)["metrics"] == {"trimPathComponents": number}
+
+
+@pytest.mark.parametrize(
+    "argv,error",
+    [
+        (["--debug=maybe"], "<argv>:1: error: --debug=maybe: not a bool (v3 refused it too): --debug=maybe"),
+        (["--trim-path-components", "08"], "<argv>:1: error: --trim-path-components takes an integer, not '08'"),
+        (["--trim-path-components", " 2"], "<argv>:1: error: --trim-path-components takes an integer, not ' 2'"),
+        (
+            ["--max-cache-duration", "10"],
+            "<argv>:1: error: --max-cache-duration 10: not a Go duration (v3 refused it too)",
+        ),
+        (
+            ["-d", "/a", "--", "-f", "/b"],
+            "<argv>:4: error: v3 read nothing after --: remove what follows it: -d /a -- -f /b",
+        ),
+        (["--x=1"], "<argv>:1: error: unknown v3 flag --x: --x=1"),
+    ],
+)
+def test_values_v3_refused(migrate, argv, error):
+    run = migrate("flags", "--", *argv)
+    assert run.code == 2
+    assert run.err == [error]
+
+
+def test_a_trailing_double_dash_is_fine(migrate):
+    assert migrate("flags", "--", "-d", "/a", "--").code == 0
+
+
+def test_go_helpers():
+    assert [go_bool(v) for v in ("", "1", "T", "oN", "0", "F", "OFF", "yes")] == [True] * 4 + [False] * 3 + [None]
+    assert go_int("-0x1F") == -31
+    with pytest.raises(ValueError):
+        go_int("1__0")
+    with pytest.raises(ValueError):
+        go_int(str(2**63))
+
+
+@pytest.mark.parametrize(
+    "arg,taken",
+    [
+        ("--watch-file=/a", (None, None)),
+        ("-f", (None, None)),
+        ("--debug=true", (None, None)),
+        ("--debug=YES", (None, None)),
+        ("--debug=on", ("--debug=true", "kong reads a bool value as one of true, 1, yes, false, 0, no")),
+        ("--profile=f", ("--profile=false", "kong reads a bool value as one of true, 1, yes, false, 0, no")),
+        ("--f=/a", ("--watch-file=/a", "kong takes -f or --watch-file, not --f")),
+        ("--max-cache-duration=5m", (None, "not accepted")),
+        ("-l", (None, "not accepted")),
+    ],
+)
+def test_what_v4_takes(arg, taken):
+    assert v4_argument(arg) == taken

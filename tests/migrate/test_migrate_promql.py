@@ -12,6 +12,9 @@ import yaml
 from x509_mixin.migrate.grafana import migrate_panel_expr
 from x509_mixin.migrate.promql import PromQLError, migrate_expr, render
 
+FOLD = "sum without (source_kind, source_name, reason)"  # v4's pieces back to v3's one series per exporter
+
+# The rewrites of a recording rule's or a panel's expression (values must add up to v3's).
 REWRITES = {
     # the migration guide's own example, and the v3 chart's alert
     "x509_read_errors > 0": "increase(x509_source_errors_total[15m]) > 0",
@@ -22,14 +25,36 @@ REWRITES = {
     "deriv(x509_read_errors[10m]) > 0": "rate(x509_source_errors_total[10m]) > 0",
     "rate(x509_read_errors[5m])": "rate(x509_source_errors_total[5m])",
     "irate(x509_read_errors[5m])": "irate(x509_source_errors_total[5m])",
-    # any other range function runs over a subquery of the gauge's counter form
-    'max_over_time(x509_read_errors{job="a"}[1h]) > 0': 'max_over_time(increase(x509_source_errors_total{job="a"}[15m])[1h:]) > 0',
-    "quantile_over_time(0.9, x509_read_errors[1h])": "quantile_over_time(0.9, increase(x509_source_errors_total[15m])[1h:])",
-    "max_over_time(x509_read_errors[1h:5m])": "max_over_time(increase(x509_source_errors_total[15m])[1h:5m])",
+    # any other range function runs over a subquery of the gauge's counter form, per exporter
+    # where the function is not a sum (a maximum over pieces is not the exporter's maximum)
+    'max_over_time(x509_read_errors{job="a"}[1h]) > 0': f'max_over_time({FOLD} (increase(x509_source_errors_total{{job="a"}}[15m]))[1h:]) > 0',
+    "quantile_over_time(0.9, x509_read_errors[1h])": f"quantile_over_time(0.9, {FOLD} (increase(x509_source_errors_total[15m]))[1h:])",
+    "max_over_time(x509_read_errors[1h:5m])": f"max_over_time({FOLD} (increase(x509_source_errors_total[15m]))[1h:5m])",
+    "sum_over_time(x509_read_errors[1h])": "sum_over_time(increase(x509_source_errors_total[15m])[1h:])",
+    # `@` and `offset` of the range place the subquery, not each of its steps
+    "max_over_time(x509_read_errors[1h] @ 3600)": f"max_over_time({FOLD} (increase(x509_source_errors_total[15m]))[1h:] @ 3600)",
+    "avg_over_time(x509_read_errors[1h] offset 1d)": "avg_over_time(increase(x509_source_errors_total[15m])[1h:] offset 1d)",
+    # functions of samples read the raw counter, whose samples are the gauge's
+    "timestamp(x509_read_errors)": "max without (source_kind, source_name, reason) (timestamp(x509_source_errors_total))",
+    "count_over_time(x509_read_errors[1h])": "max without (source_kind, source_name, reason) (count_over_time(x509_source_errors_total[1h]))",
+    'absent_over_time(x509_read_errors{job="a"}[1h])': 'absent_over_time(x509_source_errors_total{job="a"}[1h])',
+    "present_over_time(x509_read_errors[1h] @ 3600)": "max without (source_kind, source_name, reason) (present_over_time(x509_source_errors_total[1h] @ 3600))",
+    "holt_winters(x509_read_errors[1h], 0.5, 0.1)": f"holt_winters({FOLD} (increase(x509_source_errors_total[15m]))[1h:], 0.5, 0.1)",
+    "double_exponential_smoothing(x509_read_errors[1h], 0.5, 0.1)": f"double_exponential_smoothing({FOLD} (increase(x509_source_errors_total[15m]))[1h:], 0.5, 0.1)",
+    "limitk(2, x509_read_errors)": f"limitk(2, {FOLD} (increase(x509_source_errors_total[15m])))",
+    'sort_by_label(x509_read_errors, "instance")': 'sort_by_label(increase(x509_source_errors_total[15m]), "instance")',
+    "info(x509_read_errors)": f"info({FOLD} (increase(x509_source_errors_total[15m])))",
     # aggregations, matchers, modifiers, binary operations
     "sum(x509_read_errors)": "sum(increase(x509_source_errors_total[15m]))",
-    "sum (x509_read_errors > bool 0)": "sum(increase(x509_source_errors_total[15m]) > bool 0)",
-    "topk(10, x509_read_errors)": "topk(10, increase(x509_source_errors_total[15m]))",
+    # counting and ranking exporters needs one series per exporter: two failing reasons are one exporter
+    "sum (x509_read_errors > bool 0)": f"sum({FOLD} (increase(x509_source_errors_total[15m])) > bool 0)",
+    "count(x509_read_errors)": f"count({FOLD} (increase(x509_source_errors_total[15m])))",
+    "topk(10, x509_read_errors)": f"topk(10, {FOLD} (increase(x509_source_errors_total[15m])))",
+    # joins match v3's labels: one-to-one stays one-to-one
+    "x509_read_errors * on(instance) up": f"{FOLD} (increase(x509_source_errors_total[15m])) * on (instance) up",
+    "x509_read_errors > 0 and up == 1": f"{FOLD} (increase(x509_source_errors_total[15m])) > 0 and up == 1",
+    "x509_read_errors > 0 and on(instance) up == 1": "increase(x509_source_errors_total[15m]) > 0 and on (instance) up == 1",
+    "x509_read_errors * on(instance) group_left(node) node_uname_info": "increase(x509_source_errors_total[15m]) * on (instance) group_left (node) node_uname_info",
     'sum by (instance) (idelta(x509_read_errors{job=~"x.*"}[5m] offset 1h)) > bool on (instance) group_left (x) up': 'sum by (instance) (increase(x509_source_errors_total{job=~"x.*"}[5m] offset 1h)) '
     "> bool on (instance) group_left (x) up",
     "sum without(reason)(x509_read_errors) * 1e3": "sum without (reason) (increase(x509_source_errors_total[15m])) * 1000",
@@ -58,6 +83,13 @@ def test_window_is_configurable():
 
 
 UNTOUCHED = [
+    # Prometheus 2 and 3 functions of other teams' rules
+    "holt_winters(node_load1[1h], 0.3, 0.3)",
+    "double_exponential_smoothing(node_load1[1h], 0.3, 0.3)",
+    'info(rate(http_requests_total[5m]), {k8s_cluster_name=~".+"})',
+    "limitk(5, up) or limit_ratio(0.1, up)",
+    'sort_by_label(up, "job", "instance")',
+    "mad_over_time(node_load1[1h]) / ts_of_max_over_time(node_load1[1h])",
     "(x509_cert_not_after - time()) < (28 * 86400)",
     "sum by(secret_namespace)(x509_cert_not_after)   <   1e3",
     "x509_cert_not_after\n  - time()\n< 86400",
@@ -69,6 +101,7 @@ UNTOUCHED = [
 def test_expression_without_read_errors_is_kept_byte_for_byte(text):
     result = migrate_expr(text)
     assert not result.changed and result.text is text
+    assert result.warnings == []
 
 
 CORPUS = UNTOUCHED + [
@@ -132,19 +165,59 @@ def test_always_emitted_metrics_give_no_warning():
     assert migrate_expr("x509_cert_not_after - time() and on() x509_source_up == 1").warnings == []
 
 
+# An alert only needs the same exporters to fire: pieces above 0 stand for their exporter.
+ALERT_REWRITES = {
+    "max_over_time(x509_read_errors[1h]) > 0": "max_over_time(increase(x509_source_errors_total[15m])[1h:]) > 0",
+    "max by (job) (x509_read_errors) > 0": "max by (job) (increase(x509_source_errors_total[15m])) > 0",
+    # a threshold above 0 is the exporter's total, not a piece's
+    "x509_read_errors > 3": f"{FOLD} (increase(x509_source_errors_total[15m])) > 3",
+    "x509_read_errors == 0": f"{FOLD} (increase(x509_source_errors_total[15m])) == 0",
+}
+
+
+@pytest.mark.parametrize("before", sorted(ALERT_REWRITES))
+def test_alert_rewrite(before):
+    result = migrate_expr(before, role="alert")
+    assert result.text == ALERT_REWRITES[before]
+    assert not migrate_expr(result.text, role="alert").changed
+
+
 def test_meaning_warnings():
-    assert migrate_expr("count(x509_read_errors)").warnings == [
-        "count(...) over x509_source_errors_total counts sources x reasons, not exporters as "
-        "count(x509_read_errors) did: count by (job, instance) first if you meant exporters"
-    ]
-    assert migrate_expr("x509_read_errors > 0 and up == 1").warnings == [
-        "x509_source_errors_total has the labels source_kind, source_name and reason that x509_read_errors had "
-        "not: a binary operation matching on all labels may no longer match, use on(...)"
-    ]
-    assert migrate_expr("x509_read_errors > 0 and on(instance) up == 1").warnings == []
+    assert migrate_expr("count(x509_read_errors)").warnings == []  # counted per exporter, as in v3
+    assert migrate_expr("x509_read_errors > 0 and up == 1").warnings == []  # matched on v3's labels
     assert migrate_expr('{__name__=~"x509_.*"}').warnings == [
         "a regular expression on __name__ may select x509_read_errors, which v4 removed: review it by hand"
     ]
+    assert migrate_expr("x509_read_errors > 3", role="alert").warnings == [
+        "x509_read_errors > 3: 3 was a threshold on v3's gauge (failed reads at the latest scrape); the v4 form "
+        "counts errors of x509_source_errors_total (over 15m, or per second for rate()): check the threshold"
+    ]
+    assert migrate_expr("x509_read_errors > on(instance) x509_errors_budget").warnings == [
+        "x509_read_errors > on (instance) x509_errors_budget: x509_errors_budget was a threshold on v3's gauge "
+        "(failed reads at the latest scrape); the v4 form counts errors of x509_source_errors_total (over 15m, or "
+        "per second for rate()): check the threshold"
+    ]
+    # no threshold to check: 0, a ratio of two error figures, a count of exporters
+    assert migrate_expr("rate(x509_read_errors[5m]) / rate(x509_read_errors[1h]) > 2").warnings == []
+    assert migrate_expr("count(x509_read_errors) > 2").warnings == []
+    assert migrate_expr("changes(x509_read_errors[5m]) > 0").warnings == [
+        "changes(x509_read_errors[5m]): changes() counted changes of v3's per-read error count, which v4 does not "
+        "expose; the rewrite applies it to the errors of the last 15m, which change far more often: decide by hand "
+        "(e.g. increase(x509_source_errors_total[5m]) > 0 for new errors)"
+    ]
+
+
+def test_resets_is_a_decision_too():
+    assert migrate_expr("resets(x509_read_errors[1h])").warnings == [
+        "resets(x509_read_errors[1h]): resets() counted changes of v3's per-read error count, which v4 does not "
+        "expose; the rewrite applies it to the errors of the last 15m, which change far more often: decide by hand "
+        "(e.g. increase(x509_source_errors_total[5m]) > 0 for new errors)"
+    ]
+
+
+def test_comments_are_kept_after_a_rewrite():
+    result = migrate_expr("sum(x509_read_errors) # it's the exporter's total\n  > 0 # any")
+    assert result.text == "sum(increase(x509_source_errors_total[15m])) > 0\n# it's the exporter's total\n# any"
 
 
 @pytest.mark.parametrize("text", ["sum(x509_read_errors", "x509_read_errors >", "rate(x509_read_errors)"])

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 from migrate_helpers import fixture_text
+from ruamel.yaml import YAML
+
+from x509_mixin.migrate.values import RULE_KEY_RENAMES, chart_values, looks_like_chart
 
 VALUES = "v3-values.yaml"
 
@@ -134,11 +139,7 @@ def test_other_changes(workdir, migrate):
         ("image: [\n", "bad.yaml:2: error: invalid YAML: "),
         (
             "apiVersion: v1\nkind: ConfigMap\n",
-            "bad.yaml:1: error: unknown file shape: expected one Helm values mapping",
-        ),
-        (
-            "prometheusRules:\n  extraAlertGroups:\n  - name: g\n    rules:\n    - alert: A\n      expr: rate(x509_read_errors)\n",
-            "bad.yaml:6: error: A: invalid PromQL: ",
+            "bad.yaml:1: error: unknown file shape: expected one Helm values mapping per document",
         ),
     ],
 )
@@ -158,3 +159,227 @@ def test_secrets_exporter_cache_is_reported(workdir, migrate):
         "cache.yaml:2: warning: secretsExporter.cache has no effect in v4 (the exporter watches the Kubernetes "
         "API instead of caching lists): remove it"
     ) in run.err
+
+
+# The parts of v4.2.0's chart/values.schema.json that this migration writes: the renamed rule
+# keys (the old names refused), and secretTypes entries taking `key` or `keyPatterns`.
+SEVERITY = {"enum": ["info", "warning", "critical"]}
+V4_SCHEMA_PART = {
+    "type": "object",
+    "properties": {
+        "prometheusRules": {
+            "type": "object",
+            "properties": {
+                "alertOnSourceErrors": {"type": "boolean"},
+                "sourceErrorsSeverity": SEVERITY,
+                "alertOnCertificateError": {"type": "boolean"},
+                "certificateErrorSeverity": SEVERITY,
+            },
+            "not": {"anyOf": [{"required": [old]} for old in RULE_KEY_RENAMES]},
+        },
+        "secretsExporter": {
+            "type": "object",
+            "properties": {
+                "secretTypes": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["type"],
+                        "oneOf": [{"required": ["key"]}, {"required": ["keyPatterns"]}],
+                        "properties": {
+                            "type": {"type": "string", "minLength": 1},
+                            "key": {"type": "string"},
+                            "keyPatterns": {"type": "array", "items": {"type": "string"}},
+                            "format": {"enum": ["pem", "pkcs12", "der", "jks"]},
+                        },
+                    },
+                },
+                "extraArgs": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+    },
+}
+
+# A parent (umbrella) chart's values: this chart under its dependency's key, among others'.
+UMBRELLA = r"""# Platform umbrella chart, production values. Owner: platform team.
+global:
+  imageRegistry: registry.example.org
+ingress-nginx:
+  controller:
+    replicaCount: 2
+
+certs:
+  # the x509-certificate-exporter dependency (alias: certs)
+  image:
+    registry: docker.io
+    tagSuffix: -busybox
+  service: {headless: false}
+  exposeNotBeforeMetric: true
+  web: {enableStats: true}
+  secretsExporter:
+    secretTypes:
+      - type: kubernetes.io/tls
+        key: tls.crt
+      - type: Opaque
+        key: ^ca\.(crt|pem)$   # CA bundles of the mesh
+      - {type: Opaque, key: '.*\.crt'}
+    extraArgs:
+      - --debug=on
+      - --f=/etc/extra/ca.pem
+  prometheusRules:
+    alertOnReadErrors: ~
+    readErrorsSeverity: null
+    alertOnCertificateErrors:
+    certificateErrorsSeverity: &sev critical
+    certificateExpirationsSeverity: *sev
+    extraAlertGroups:
+      - name: certs.custom
+        rules:
+          - alert: CertificateReadErrorsCustom
+            expr: x509_read_errors > 0
+            labels:
+              severity: '{{ .Values.prometheusRules.certificateErrorsSeverity }}'
+            annotations:
+              summary: 'Read errors ({{ index .Values.prometheusRules "readErrorsSeverity" | default "warning" }})'
+---
+"""
+
+UMBRELLA_REPORT = [
+    r"umbrella.yaml:21: certs.secretsExporter.secretTypes[1].key: ^ca\.(crt|pem)$ -> "
+    r"certs.secretsExporter.secretTypes[1].keyPatterns: [^ca\.(crt|pem)$] (v3 read key as a regular expression "
+    "matched anywhere in the data key; v4 takes key literally (it builds ^key$): keyPatterns keeps v3's matching)",
+    r"umbrella.yaml:22: certs.secretsExporter.secretTypes[2].key: .*\.crt -> "
+    r"certs.secretsExporter.secretTypes[2].keyPatterns: [.*\.crt] (v3 read key as a regular expression matched "
+    "anywhere in the data key; v4 takes key literally (it builds ^key$): keyPatterns keeps v3's matching)",
+    "umbrella.yaml:24: certs.secretsExporter.extraArgs: --debug=on -> certs.secretsExporter.extraArgs: "
+    "--debug=true (v3 read it as getopt does; v4's kong reads a bool value as one of true, 1, yes, false, 0, no)",
+    "umbrella.yaml:25: certs.secretsExporter.extraArgs: --f=/etc/extra/ca.pem -> certs.secretsExporter.extraArgs: "
+    "--watch-file=/etc/extra/ca.pem (v3 read it as getopt does; v4's kong takes -f or --watch-file, not --f)",
+    "umbrella.yaml:27: certs.prometheusRules.alertOnReadErrors: null -> certs.prometheusRules.alertOnSourceErrors: "
+    "false (v3 read a null toggle as off; v4's schema refuses null)",
+    "umbrella.yaml:28: certs.prometheusRules.readErrorsSeverity: null -> (removed) (v4's schema refuses null; its "
+    "default severity applies)",
+    "umbrella.yaml:29: certs.prometheusRules.alertOnCertificateErrors: null -> "
+    "certs.prometheusRules.alertOnCertificateError: false (v3 read a null toggle as off; v4's schema refuses null)",
+    "umbrella.yaml:30: certs.prometheusRules.certificateErrorsSeverity -> certs.prometheusRules."
+    "certificateErrorSeverity (renamed in v4)",
+    "umbrella.yaml:36: x509_read_errors > 0 -> increase(x509_source_errors_total[15m]) > 0 (x509_read_errors was "
+    "removed in v4; increase(x509_source_errors_total[15m]) counts the errors of the last 15m, per source and "
+    "reason)",
+    "umbrella.yaml:38: {{ .Values.prometheusRules.certificateErrorsSeverity }} -> "
+    "{{ .Values.prometheusRules.certificateErrorSeverity }} (a template reads a prometheusRules key that v4 "
+    "renamed; it reads the new name)",
+    'umbrella.yaml:40: Read errors ({{ index .Values.prometheusRules "readErrorsSeverity" | default "warning" }}) '
+    '-> Read errors ({{ index .Values.prometheusRules "sourceErrorsSeverity" | default "warning" }}) (a template '
+    "reads a prometheusRules key that v4 renamed; it reads the new name)",
+    "umbrella.yaml:28: warning: certs.prometheusRules.readErrorsSeverity was null: v3 gave its alert no severity "
+    "label, v4 requires info, warning or critical (default warning): set certs.prometheusRules.sourceErrorsSeverity "
+    "if warning is not what you want",
+]
+
+
+def umbrella_expected() -> str:
+    text = UMBRELLA
+    for old, new in [
+        ("        key: ^ca\\.(crt|pem)$   #", "        keyPatterns: [^ca\\.(crt|pem)$]   #"),
+        ("{type: Opaque, key: '.*\\.crt'}", "{type: Opaque, keyPatterns: ['.*\\.crt']}"),
+        ("      - --debug=on\n", "      - --debug=true\n"),
+        ("      - --f=/etc/extra/ca.pem\n", "      - --watch-file=/etc/extra/ca.pem\n"),
+        ("    alertOnReadErrors: ~\n    readErrorsSeverity: null\n", "    alertOnSourceErrors: false\n"),
+        ("    alertOnCertificateErrors:\n", "    alertOnCertificateError: false\n"),
+        ("    certificateErrorsSeverity: &sev", "    certificateErrorSeverity: &sev"),
+        ("            expr: x509_read_errors > 0", "            expr: increase(x509_source_errors_total[15m]) > 0"),
+        ("prometheusRules.certificateErrorsSeverity }}", "prometheusRules.certificateErrorSeverity }}"),
+        ('"readErrorsSeverity" | default', '"sourceErrorsSeverity" | default'),
+    ]:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+def test_values_under_a_parent_charts_key(workdir, migrate):
+    Path("umbrella.yaml").write_text(UMBRELLA)
+    run = migrate("values", "umbrella.yaml")
+    assert run.code == 0
+    assert run.out == umbrella_expected()
+    assert run.err == UMBRELLA_REPORT
+    assert migrate("values", "--check", "umbrella.yaml").code == 1
+    # what v4 reads validates against its schema; the anchor and its alias are still there
+    certs = yaml.safe_load(run.out.split("\n---\n")[0])["certs"]
+    jsonschema.validate(certs, V4_SCHEMA_PART)
+    assert [t.get("keyPatterns") for t in certs["secretsExporter"]["secretTypes"]] == [
+        None,
+        [r"^ca\.(crt|pem)$"],
+        [r".*\.crt"],
+    ]
+    assert "certificateErrorSeverity: &sev critical" in run.out and "certificateExpirationsSeverity: *sev" in run.out
+    # the v3 input does not: this check can fail
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(yaml.safe_load(UMBRELLA.split("\n---\n")[0])["certs"], V4_SCHEMA_PART)
+    Path("umbrella.yaml").write_text(run.out)
+    again = migrate("values", "--check", "umbrella.yaml")
+    assert again.code == 0 and [line for line in again.err if "->" in line] == []
+
+
+def test_a_values_mapping_is_found_by_its_keys():
+    def mapping(text):
+        return YAML(typ="safe", pure=True).compose(text)
+
+    assert looks_like_chart(mapping("secretsExporter: {enabled: false}"))
+    assert looks_like_chart(mapping("prometheusRules: {readErrorsSeverity: info}"))
+    assert not looks_like_chart(mapping("prometheusRules: {create: true}"))  # any chart may have that
+    nested = mapping("a:\n  b:\n    hostPathsExporter: {}\nc: {exposeRelativeMetrics: true}\n")
+    assert [prefix for prefix, _, _ in chart_values(nested)] == ["a.b.", "c."]
+    assert [prefix for prefix, _, _ in chart_values(mapping("service: {port: 9793}"))] == [""]
+
+
+def test_removing_the_first_key_keeps_the_files_header_comment(workdir, migrate):
+    text = (
+        "# Values for the x509 exporter in staging.\n# Reviewed by the platform team.\n"
+        'kubeVersion: "1.28.3"\nexposeNotBeforeMetric: true\nweb: {enableStats: true}\n'
+        "image: {registry: docker.io, tagSuffix: -busybox}\nservice: {headless: false}\n---\n"
+    )
+    Path("header.yaml").write_text(text)
+    run = migrate("values", "header.yaml")
+    assert run.out == text.replace('kubeVersion: "1.28.3"\n', "")
+    assert run.err == [
+        'header.yaml:3: kubeVersion: "1.28.3" -> (removed) (v4 dropped kubeVersion; pass --kube-version to helm '
+        "template instead)"
+    ]
+
+
+def test_removing_a_block_keeps_the_comments_of_the_next_key(workdir, migrate):
+    text = (
+        "exposeNotBeforeMetric: true\nkubeVersion:\n  major: 1\n  minor: 28\n\n# -- the exporter's image\n"
+        "image: {registry: docker.io, tagSuffix: -busybox}\nweb: {enableStats: true}\nservice: {headless: false}\n"
+    )
+    Path("block.yaml").write_text(text)
+    assert migrate("values", "block.yaml").out == text.replace("kubeVersion:\n  major: 1\n  minor: 28\n", "")
+
+
+def test_several_documents(workdir, migrate):
+    text = "prometheusRules:\n  readErrorsSeverity: info\n---\nprometheusRules:\n  alertOnReadErrors: false\n---\n"
+    Path("docs.yaml").write_text(text)
+    run = migrate("values", "docs.yaml")
+    assert run.code == 0
+    assert run.out == text.replace("readErrorsSeverity", "sourceErrorsSeverity").replace(
+        "alertOnReadErrors", "alertOnSourceErrors"
+    )
+    # a key missing from the second document is reported at that document's first line
+    assert (
+        "docs.yaml:4: warning: web.enableStats is not set: v4 serves an HTML status page on / by default; set "
+        "web.enableStats: false for metrics only" in run.err
+    )
+
+
+def test_keys_missing_under_a_parent_chart_are_reported_at_its_key(workdir, migrate):
+    text = "global: {}\nx509:\n  secretsExporter:\n    enabled: true\n"
+    Path("parent.yaml").write_text(text)
+    run = migrate("values", "parent.yaml")
+    assert run.out == text
+    assert run.err[0] == (
+        "parent.yaml:2: warning: x509.image.registry is not set: the chart's default registry is quay.io in v4 "
+        "(docker.io in v3); set image.registry: docker.io if pulls must stay on Docker Hub"
+    )
+    assert all(line.startswith("parent.yaml:2: warning: x509.") for line in run.err)
