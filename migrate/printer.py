@@ -441,10 +441,15 @@ class Printer:
             if mod.matching is not None:
                 word = "on" if mod.matching.type == pp.LabelModifierType.Include else "ignoring"
                 parts.append(word + " " + _labels(mod.matching.labels))
-            if mod.card == pp.VectorMatchCardinality.ManyToOne:
-                parts.append("group_left" + (" " + _labels(mod.group_labels) if mod.group_labels else ""))
-            elif mod.card == pp.VectorMatchCardinality.OneToMany:
-                parts.append("group_right" + (" " + _labels(mod.group_labels) if mod.group_labels else ""))
+            for card, word in (
+                (pp.VectorMatchCardinality.ManyToOne, "group_left"),
+                (pp.VectorMatchCardinality.OneToMany, "group_right"),
+            ):
+                if mod.card == card:
+                    # `()` is written when the other side opens a parenthesis, which would
+                    # otherwise read as the label list: `group_right () (0 * x)`.
+                    listed = mod.group_labels or rhs.startswith("(")
+                    parts.append(word + (" " + _labels(mod.group_labels or []) if listed else ""))
         parts.append(rhs)
         return " ".join(parts), shape
 

@@ -111,6 +111,7 @@ CORPUS = UNTOUCHED + [
     "histogram_quantile(0.99, sum by (le) (rate(x509_scrape_duration_seconds_bucket[5m])))",
     'quantile(0.9, x) atan2 y and z{a="\\n"} @ 1609746000',
     "sum(x) by (a) + on() group_left b",
+    "a + ignoring (node) group_right () (0 * b)",  # the empty list must stay: `(0 * b)` is no list
 ]
 
 
