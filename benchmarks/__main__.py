@@ -153,9 +153,9 @@ def measure_in_process(root: str, n: int) -> dict:
     from prometheus_client.core import GaugeMetricFamily
 
     from x509_mixin.catalogue.metrics import CERT_LABELS, DISCRIMINATOR_LABEL
+    from x509_mixin.exporter.app import make_source
     from x509_mixin.exporter.config import parse_config
     from x509_mixin.exporter.registry import Registry
-    from x509_mixin.exporter.sources import make_source
 
     cfg = parse_config({"sources": [{"kind": "file", "name": "bench", "paths": [f"{root}/*/*.pem"]}]})
     reg = Registry(cfg.metrics, [("file", "bench", ("pem",))])
