@@ -188,6 +188,7 @@ class Registry:
         self._parse_hist: dict[str, Histogram] = {}
         self._build = build_info_labels()
         self.stats: dict[str, SourceStats] = {}
+        self.clock: Callable[[], float] = time.time  # wall clock of expired/stale and relative values
         self.last_scrape_seconds = 0.0
         self.scrapes = 0
         self._visible: list[_Item] = []
@@ -417,7 +418,7 @@ class Registry:
         with self._lock:
             if self._built_gen != self._gen:
                 self._rebuild()
-            now = time.time()
+            now = self.clock()
             fams: dict[str, list[bytes]] = {name: [block] for name, block in self._static.items()}
             if self._visible and self.m.expose_expired:
                 fams["x509_cert_expired"] = [self._threshold_block("x509_cert_expired", self._visible, now)]

@@ -229,6 +229,7 @@ class Walker:
         self.mappings = [(f.rstrip("/"), t.rstrip("/")) for f, t in path_mappings]
         self.stop = stop or threading.Event()
         self.unreadable: list[str] = []
+        self.listdir = os.scandir  # replaceable in tests (fault injection)
 
     def _excluded(self, path: str) -> bool:
         return any(p.match(path) for p in self.excludes)
@@ -295,7 +296,7 @@ class Walker:
         self, directory: str, pats: list[Pattern], states: set[tuple[int, int]], inodes: set[tuple[int, int]]
     ) -> Iterator[Entry | WalkError]:
         try:
-            with os.scandir(directory) as it:
+            with self.listdir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
             self.unreadable.append(directory)
