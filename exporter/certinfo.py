@@ -63,7 +63,7 @@ def _name(n: x509.Name) -> dict[str, str]:
 def cert_info(c: x509.Certificate, index: int, der: bytes | None = None) -> CertInfo:
     raw = der if der is not None else c.public_bytes(Encoding.DER)
     try:
-        issuer, subject = _tbs_names(c.tbs_certificate_bytes)
+        issuer, subject = _cert_names(raw)
     except (ValueError, IndexError, UnicodeDecodeError):
         issuer, subject = _name(c.issuer), _name(c.subject)
     return CertInfo(
@@ -115,7 +115,23 @@ def _tlv(d: bytes, pos: int) -> tuple[int, int, int]:
     return tag, start, start + length
 
 
+_DN_CACHE: dict[bytes, dict[str, str]] = {}  # issuers repeat: many certificates share a CA
+_DN_CACHE_SIZE = 4096
+
+
 def _dn(d: bytes, start: int, end: int) -> dict[str, str]:
+    """The DN fields of the Name whose content is d[start:end] (shared dicts: never modify one)."""
+    raw = d[start:end]
+    cached = _DN_CACHE.get(raw)
+    if cached is not None:
+        return cached
+    if len(_DN_CACHE) >= _DN_CACHE_SIZE:
+        _DN_CACHE.clear()
+    out = _DN_CACHE[raw] = _parse_dn(d, start, end)
+    return out
+
+
+def _parse_dn(d: bytes, start: int, end: int) -> dict[str, str]:
     out: dict[str, str] = {}
     pos = start
     while pos < end:  # SET OF
@@ -136,17 +152,19 @@ def _dn(d: bytes, start: int, end: int) -> dict[str, str]:
     return out
 
 
-def _tbs_names(tbs: bytes) -> tuple[dict[str, str], dict[str, str]]:
-    _, pos, end = _tlv(tbs, 0)  # TBSCertificate SEQUENCE
-    tag, _, nxt = _tlv(tbs, pos)
+def _cert_names(der: bytes) -> tuple[dict[str, str], dict[str, str]]:
+    """Issuer and subject fields read from the certificate's DER (no copy of the TBSCertificate)."""
+    _, pos, _ = _tlv(der, 0)  # Certificate SEQUENCE
+    _, pos, _ = _tlv(der, pos)  # TBSCertificate SEQUENCE
+    tag, _, nxt = _tlv(der, pos)
     if tag == 0xA0:  # [0] version
         pos = nxt
-    pos = _tlv(tbs, pos)[2]  # serialNumber
-    pos = _tlv(tbs, pos)[2]  # signature AlgorithmIdentifier
-    _, i_start, i_end = _tlv(tbs, pos)  # issuer
-    pos = _tlv(tbs, i_end)[2]  # validity
-    _, s_start, s_end = _tlv(tbs, pos)  # subject
-    return _dn(tbs, i_start, i_end), _dn(tbs, s_start, s_end)
+    pos = _tlv(der, pos)[2]  # serialNumber
+    pos = _tlv(der, pos)[2]  # signature AlgorithmIdentifier
+    _, i_start, i_end = _tlv(der, pos)  # issuer
+    pos = _tlv(der, i_end)[2]  # validity
+    _, s_start, s_end = _tlv(der, pos)  # subject
+    return _dn(der, i_start, i_end), _dn(der, s_start, s_end)
 
 
 def crl_info(crl: x509.CertificateRevocationList, index: int, der: bytes) -> CrlInfo:

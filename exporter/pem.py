@@ -25,7 +25,7 @@ _NL_END = b"\n" + _END
 _DASHES = b"-----"
 # Characters a body may hold: the base64 alphabet, padding, and what Go strips or ignores.
 _NOT_BODY = re.compile(rb"[^A-Za-z0-9+/= \t\r\n]")
-_PADDED_B64 = re.compile(rb"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+_NOT_B64 = re.compile(rb"[^A-Za-z0-9+/=]")
 
 
 def _line(data: bytes, pos: int) -> tuple[int, int, int]:
@@ -41,12 +41,18 @@ def _line(data: bytes, pos: int) -> tuple[int, int, int]:
     return pos, end, nxt
 
 
+def _padded(clean: bytes) -> bytes | None:
+    """Decode base64 made of the alphabet and "=" only: padding required, and only at the end."""
+    eq = clean.find(b"=")
+    if len(clean) % 4 or (eq >= 0 and clean[eq:] not in (b"=", b"==")):
+        return None
+    return binascii.a2b_base64(clean)
+
+
 def decode_base64(text: bytes) -> bytes | None:
     """Go's base64.StdEncoding.DecodeString: padding required, CR and LF ignored; None when invalid."""
     clean = text.translate(None, b"\r\n")
-    if not _PADDED_B64.fullmatch(clean):
-        return None
-    return binascii.a2b_base64(clean)
+    return None if _NOT_B64.search(clean) else _padded(clean)
 
 
 def blocks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
@@ -101,7 +107,7 @@ def blocks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
             ok = end_line_ok[tail] = le == ls
         if not ok:
             continue
-        body = decode_base64(data[p:end_at].translate(None, b" \t"))  # Go strips blanks first
+        body = _padded(data[p:end_at].translate(None, b" \t\r\n"))  # its characters were checked above
         if body is None:
             continue
         p = _line(data, end_at + len(_NL_END) - 1)[2]

@@ -77,7 +77,14 @@ class Place:
 
     @property
     def key(self) -> tuple[str, str, str, str]:
-        return (self.source_name, self.path, self.embedded_kind, self.embedded_key)
+        return self.key_of(self.source_name, self.path, self.embedded_kind, self.embedded_key)
+
+    @staticmethod
+    def key_of(
+        source_name: str, path: str, embedded_kind: str = "", embedded_key: str = ""
+    ) -> tuple[str, str, str, str]:
+        """The registry key of a bundle (without building a Place: the unchanged-file path of a poll)."""
+        return (source_name, path, embedded_kind, embedded_key)
 
     @property
     def ref(self) -> str:

@@ -48,15 +48,18 @@ def _read(path: str) -> bytes:
     """At most MAX_FILE_BYTES + 1 bytes of a regular file; never blocks on a FIFO swapped in."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
         chunks, size = [], 0
+        ask = min(st.st_size, MAX_FILE_BYTES) + 1  # the whole file in one read, unless it grew
         while size <= MAX_FILE_BYTES:
-            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
-            if not chunk:
-                break
+            chunk = os.read(fd, ask)
             chunks.append(chunk)
             size += len(chunk)
+            if len(chunk) < ask:  # a short read of a regular file: its end
+                break
+            ask = 65536
         return b"".join(chunks)
     finally:
         os.close(fd)
@@ -140,11 +143,16 @@ class Source:
     def poll(self) -> None:
         live: set[tuple] = set()
         creds = Passphrases(self.cfg) if "pkcs12" in self.cfg.formats else None
+        token = creds.token if creds else ()
+        skipped = 0
         for item in self.walker.walk():
             if self.stop.is_set():
                 return  # shutting down: keep everything as it is
+            live.add(Place.key_of(self.name, item.path))
+            if self.skip_unchanged and isinstance(item, Entry) and self._cache.get(item.path) == item.sig + token:
+                skipped += 1
+                continue
             place = Place(self.kind, self.name, item.path)
-            live.add(place.key)
             try:
                 self._handle(place, item, creds)
             except Exception as e:  # one bad entry costs its own bundle, never the poll
@@ -152,6 +160,8 @@ class Source:
                 self.registry.mark_panic(f"source/{self.name}")
                 self._cache.pop(item.path, None)
                 self.fault(place, Reason.READ_FAILED, f"internal error while reading ({type(e).__name__})")
+        if self.stats is not None:
+            self.stats.skipped_unchanged += skipped
         self.drop_missing(live)
 
     def drop_missing(self, live: set[tuple]) -> None:
@@ -169,10 +179,6 @@ class Source:
             self.fault(place, item.reason, item.detail)
             return
         sig = item.sig + (creds.token if creds else ())
-        if self.skip_unchanged and self._cache.get(item.path) == sig:
-            if self.stats is not None:
-                self.stats.skipped_unchanged += 1
-            return
         self._cache.pop(item.path, None)
         try:
             data = self.load(item.read_path, item.size)

@@ -167,6 +167,51 @@ def _advance(segs: Sequence[str | re.Pattern[str]], states: set[int], name: str)
     return _closure(segs, nxt) if nxt else nxt
 
 
+class _Group:
+    """The patterns sharing one static prefix, matched together one name at a time.
+
+    A state (i, k) says pattern i has its first k segments matched; `closures` lists, for each,
+    the states it stands for once `**` may match nothing.
+    """
+
+    def __init__(self, pats: list[Pattern]):
+        self.sizes = [len(p.segments) for p in pats]
+        self.segments = [p.segments for p in pats]
+        self.closures = [
+            [frozenset((i, c) for c in _closure(p.segments, {k})) for k in range(len(p.segments) + 1)]
+            for i, p in enumerate(pats)
+        ]
+        self.start = frozenset().union(*(c[0] for c in self.closures))
+        self._roles: dict[frozenset[tuple[int, int]], tuple[bool, bool]] = {}
+
+    def roles(self, states: frozenset[tuple[int, int]]) -> tuple[bool, bool]:
+        """(a pattern matches here, a pattern may match below): few distinct state sets, so cached."""
+        roles = self._roles.get(states)
+        if roles is None:
+            roles = self._roles[states] = (
+                any(k == self.sizes[i] for i, k in states),
+                any(k < self.sizes[i] for i, k in states),
+            )
+        return roles
+
+    def tests(self, states: frozenset[tuple[int, int]]) -> list[tuple[str | re.Pattern[str], frozenset]]:
+        """For the names in a directory reached with `states`: (segment, states if it matches)."""
+        out = []
+        for i, k in states:
+            if k < self.sizes[i]:
+                seg = self.segments[i][k]
+                out.append((seg, self.closures[i][k] if seg == _DOUBLESTAR else self.closures[i][k + 1]))
+        return out
+
+    @staticmethod
+    def step(tests: list[tuple[str | re.Pattern[str], frozenset]], name: str) -> frozenset[tuple[int, int]]:
+        nxt: frozenset[tuple[int, int]] = frozenset()
+        for seg, then in tests:
+            if seg == _DOUBLESTAR or (seg == name if isinstance(seg, str) else seg.fullmatch(name) is not None):
+                nxt = nxt | then
+        return nxt
+
+
 # ---- the walk ---------------------------------------------------------------------------
 
 
@@ -211,7 +256,7 @@ def _sig(st: os.stat_result) -> tuple[int, int, int]:
 
 class Walker:
     """One source's listing. `walk()` yields entries and errors; `unreadable` lists the directories
-    the last walk could not list (what was found under them before is still there, as far as we know)."""
+    that exist but could not be listed by the last walk (what was under them may still be there)."""
 
     def __init__(
         self,
@@ -248,15 +293,14 @@ class Walker:
                 if not self._excluded(p.raw):
                     yield from self._literal(p.raw.rstrip("/") or "/")
         for prefix in sorted(by_prefix):
-            pats = by_prefix[prefix]
-            states = {(i, k) for i, p in enumerate(pats) for k in _closure(p.segments, {0})}
+            group = _Group(by_prefix[prefix])
             inodes: set[tuple[int, int]] = set()
             try:
                 st = os.stat(prefix)
                 inodes.add((st.st_dev, st.st_ino))
             except OSError:
                 pass  # reported by the listing below
-            for item in self._descend(prefix, pats, states, inodes):
+            for item in self._descend(prefix, group, group.start, inodes):
                 if item.path not in seen:
                     seen.add(item.path)
                     yield item
@@ -293,31 +337,28 @@ class Walker:
             yield Entry(path, path, _sig(lst), lst.st_size)
 
     def _descend(
-        self, directory: str, pats: list[Pattern], states: set[tuple[int, int]], inodes: set[tuple[int, int]]
+        self, directory: str, group: _Group, states: frozenset[tuple[int, int]], inodes: set[tuple[int, int]]
     ) -> Iterator[Entry | WalkError]:
         try:
             with self.listdir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
-            self.unreadable.append(directory)
+            if not isinstance(e, FileNotFoundError | NotADirectoryError):
+                self.unreadable.append(directory)  # what is under it may well still be there
             yield WalkError(directory, _dir_reason(e), f"cannot list the directory: {e.strerror}")
             return
         base = directory.rstrip("/")
+        tests = group.tests(states)
         for de in entries:
             if self.stop.is_set():
                 return
-            nxt = {
-                (i, k)
-                for i, p in enumerate(pats)
-                for k in _advance(p.segments, {k for j, k in states if j == i}, de.name)
-            }
+            nxt = group.step(tests, de.name)
             if not nxt:
                 continue
             path = f"{base}/{de.name}"
-            if self._excluded(path):
+            if self.excludes and self._excluded(path):
                 continue
-            leaf = any(k == len(pats[i].segments) for i, k in nxt)
-            descend = any(k < len(pats[i].segments) for i, k in nxt)
+            leaf, descend = group.roles(nxt)
             try:
                 lst = de.stat(follow_symlinks=False)
             except FileNotFoundError:
@@ -327,13 +368,13 @@ class Walker:
                 continue
             mode = lst.st_mode
             if stat.S_ISLNK(mode):
-                yield from self._symlink(path, lst, leaf, descend, pats, nxt, inodes)
+                yield from self._symlink(path, lst, leaf, descend, group, nxt, inodes)
             elif stat.S_ISDIR(mode):
                 if descend and (lst.st_dev, lst.st_ino) not in inodes:
                     inodes.add((lst.st_dev, lst.st_ino))
-                    yield from self._descend(path, pats, nxt, inodes)
+                    yield from self._descend(path, group, nxt, inodes)
             elif stat.S_ISREG(mode) and leaf:
-                if utf8_name(path):
+                if path.isascii() or utf8_name(path):
                     yield Entry(path, path, _sig(lst), lst.st_size)
                 else:
                     yield WalkError(
@@ -346,8 +387,8 @@ class Walker:
         lst: os.stat_result,
         leaf: bool,
         descend: bool,
-        pats: list[Pattern],
-        states: set[tuple[int, int]],
+        group: _Group,
+        states: frozenset[tuple[int, int]],
         inodes: set[tuple[int, int]],
     ) -> Iterator[Entry | WalkError]:
         dir_candidate = descend and self.follow_symlink_dirs
@@ -362,7 +403,7 @@ class Walker:
         if stat.S_ISDIR(tst.st_mode):  # never read as a file; descended only with followSymlinkDirs
             if dir_candidate and (tst.st_dev, tst.st_ino) not in inodes:
                 inodes.add((tst.st_dev, tst.st_ino))
-                yield from self._descend(path, pats, states, inodes)
+                yield from self._descend(path, group, states, inodes)
             return
         if leaf and self.follow_symlinks and stat.S_ISREG(tst.st_mode):
             if utf8_name(path):

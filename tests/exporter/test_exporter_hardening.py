@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -305,6 +306,20 @@ def test_unreadable_directory_keeps_its_certificates(tmp_path, exporter, ca, err
     run.poll()
     assert cns(run) == ["b"]
     assert series(run.samples("x509_source_bundles"))[0].value == 1
+
+
+def test_deleted_directory_drops_its_certificates(tmp_path, exporter, ca):
+    """Unlike an unreadable directory, one that is gone takes its certificates along; a glob whose base
+    directory is missing counts not_found on every poll (upstream pkg/fileglob/fileglob_test.go TestWalkMissingDir)."""
+    (tmp_path / "pki" / "sub").mkdir(parents=True)
+    (tmp_path / "pki" / "sub" / "a.pem").write_bytes(make_cert("a", issuer=ca).pem)
+    run = exporter({"sources": [file_source(tmp_path / "pki" / "**" / "*.pem")]})
+    assert cns(run) == ["a"]
+    shutil.rmtree(tmp_path / "pki")
+    run.poll()
+    run.poll()
+    assert cns(run) == []
+    assert errors_of(run) == {"not_found": 2}
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root lists every directory")
