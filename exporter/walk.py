@@ -167,6 +167,9 @@ def _advance(segs: Sequence[str | re.Pattern[str]], states: set[int], name: str)
     return _closure(segs, nxt) if nxt else nxt
 
 
+_NOTHING: frozenset[tuple[int, int]] = frozenset()
+
+
 class _Group:
     """The patterns sharing one static prefix, matched together one name at a time.
 
@@ -205,7 +208,12 @@ class _Group:
 
     @staticmethod
     def step(tests: list[tuple[str | re.Pattern[str], frozenset]], name: str) -> frozenset[tuple[int, int]]:
-        nxt: frozenset[tuple[int, int]] = frozenset()
+        if len(tests) == 1:  # the usual case: one pattern, one state
+            seg, then = tests[0]
+            if seg == _DOUBLESTAR or (seg == name if isinstance(seg, str) else seg.fullmatch(name) is not None):
+                return then
+            return _NOTHING
+        nxt: frozenset[tuple[int, int]] = _NOTHING
         for seg, then in tests:
             if seg == _DOUBLESTAR or (seg == name if isinstance(seg, str) else seg.fullmatch(name) is not None):
                 nxt = nxt | then
@@ -254,6 +262,10 @@ def _sig(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
+def _name(de: os.DirEntry) -> str:
+    return de.name
+
+
 class Walker:
     """One source's listing. `walk()` yields entries and errors; `unreadable` lists the directories
     that exist but could not be listed by the last walk (what was under them may still be there)."""
@@ -300,7 +312,9 @@ class Walker:
                 inodes.add((st.st_dev, st.st_ino))
             except OSError:
                 pass  # reported by the listing below
-            for item in self._descend(prefix, group, group.start, inodes):
+            found: list[Entry | WalkError] = []
+            self._descend(prefix, group, group.start, inodes, found)
+            for item in found:
                 if item.path not in seen:
                     seen.add(item.path)
                     yield item
@@ -337,15 +351,21 @@ class Walker:
             yield Entry(path, path, _sig(lst), lst.st_size)
 
     def _descend(
-        self, directory: str, group: _Group, states: frozenset[tuple[int, int]], inodes: set[tuple[int, int]]
-    ) -> Iterator[Entry | WalkError]:
+        self,
+        directory: str,
+        group: _Group,
+        states: frozenset[tuple[int, int]],
+        inodes: set[tuple[int, int]],
+        out: list[Entry | WalkError],
+    ) -> None:
+        """Append what `directory` holds for the patterns (a list, not nested generators: it is the hot path)."""
         try:
             with self.listdir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_name)
         except OSError as e:
             if not isinstance(e, FileNotFoundError | NotADirectoryError):
                 self.unreadable.append(directory)  # what is under it may well still be there
-            yield WalkError(directory, _dir_reason(e), f"cannot list the directory: {e.strerror}")
+            out.append(WalkError(directory, _dir_reason(e), f"cannot list the directory: {e.strerror}"))
             return
         base = directory.rstrip("/")
         tests = group.tests(states)
@@ -364,22 +384,24 @@ class Walker:
             except FileNotFoundError:
                 continue  # gone since the listing
             except OSError as e:
-                yield WalkError(path, Reason.WALK_ERROR, f"cannot stat: {e.strerror}")
+                out.append(WalkError(path, Reason.WALK_ERROR, f"cannot stat: {e.strerror}"))
                 continue
             mode = lst.st_mode
-            if stat.S_ISLNK(mode):
-                yield from self._symlink(path, lst, leaf, descend, group, nxt, inodes)
+            if stat.S_ISREG(mode):
+                if not leaf:
+                    continue
+                if path.isascii() or utf8_name(path):
+                    out.append(Entry(path, path, (lst.st_mtime_ns, lst.st_size, lst.st_ino), lst.st_size))
+                else:
+                    out.append(
+                        WalkError(path, Reason.WALK_ERROR, "the name is not valid UTF-8, so it cannot be a label value")
+                    )
             elif stat.S_ISDIR(mode):
                 if descend and (lst.st_dev, lst.st_ino) not in inodes:
                     inodes.add((lst.st_dev, lst.st_ino))
-                    yield from self._descend(path, group, nxt, inodes)
-            elif stat.S_ISREG(mode) and leaf:
-                if path.isascii() or utf8_name(path):
-                    yield Entry(path, path, _sig(lst), lst.st_size)
-                else:
-                    yield WalkError(
-                        path, Reason.WALK_ERROR, "the name is not valid UTF-8, so it cannot be a label value"
-                    )
+                    self._descend(path, group, nxt, inodes, out)
+            elif stat.S_ISLNK(mode):
+                self._symlink(path, lst, leaf, descend, group, nxt, inodes, out)
 
     def _symlink(
         self,
@@ -390,26 +412,29 @@ class Walker:
         group: _Group,
         states: frozenset[tuple[int, int]],
         inodes: set[tuple[int, int]],
-    ) -> Iterator[Entry | WalkError]:
+        out: list[Entry | WalkError],
+    ) -> None:
         dir_candidate = descend and self.follow_symlink_dirs
         if not leaf and not dir_candidate:
             return
         resolved = self.resolve(path)
         if isinstance(resolved, WalkError):
             if leaf:
-                yield resolved
+                out.append(resolved)
             return
         target, tst = resolved
         if stat.S_ISDIR(tst.st_mode):  # never read as a file; descended only with followSymlinkDirs
             if dir_candidate and (tst.st_dev, tst.st_ino) not in inodes:
                 inodes.add((tst.st_dev, tst.st_ino))
-                yield from self._descend(path, group, states, inodes)
+                self._descend(path, group, states, inodes, out)
             return
         if leaf and self.follow_symlinks and stat.S_ISREG(tst.st_mode):
             if utf8_name(path):
-                yield Entry(path, target, _sig(lst) + _sig(tst), tst.st_size)
+                out.append(Entry(path, target, _sig(lst) + _sig(tst), tst.st_size))
             else:
-                yield WalkError(path, Reason.WALK_ERROR, "the name is not valid UTF-8, so it cannot be a label value")
+                out.append(
+                    WalkError(path, Reason.WALK_ERROR, "the name is not valid UTF-8, so it cannot be a label value")
+                )
 
     # ---- symlinks ------------------------------------------------------------------------
 
