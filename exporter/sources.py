@@ -149,16 +149,17 @@ class Source:
             if self.stop.is_set():
                 return  # shutting down: keep everything as it is
             live.add(Place.key_of(self.name, item.path))
-            if self.skip_unchanged and isinstance(item, Entry) and self._cache.get(item.path) == item.sig + token:
+            sig = item.sig + token if isinstance(item, Entry) else None
+            if self.skip_unchanged and sig is not None and self._cache.get(item.path) == sig:
                 skipped += 1
                 continue
             place = Place(self.kind, self.name, item.path)
+            self._cache.pop(item.path, None)
             try:
-                self._handle(place, item, creds)
+                self._handle(place, item, creds, sig)
             except Exception as e:  # one bad entry costs its own bundle, never the poll
                 log.exception("source %s: %s: unexpected error", self.name, place.describe())
                 self.registry.mark_panic(f"source/{self.name}")
-                self._cache.pop(item.path, None)
                 self.fault(place, Reason.READ_FAILED, f"internal error while reading ({type(e).__name__})")
         if self.stats is not None:
             self.stats.skipped_unchanged += skipped
@@ -173,13 +174,11 @@ class Source:
             self.registry.delete(key)
             self._cache.pop(key[1], None)
 
-    def _handle(self, place: Place, item: Entry | WalkError, creds: Passphrases | None) -> None:
+    def _handle(self, place: Place, item: Entry | WalkError, creds: Passphrases | None, sig: tuple | None) -> None:
+        """Read and parse one entry (or record its walk error); its cache entry is already gone."""
         if isinstance(item, WalkError):
-            self._cache.pop(item.path, None)
             self.fault(place, item.reason, item.detail)
             return
-        sig = item.sig + (creds.token if creds else ())
-        self._cache.pop(item.path, None)
         try:
             data = self.load(item.read_path, item.size)
         except ReadFault as f:
@@ -193,7 +192,8 @@ class Source:
         if result.errors:
             log.warning("source %s: %s: %s (%s)", self.name, place.describe(), result.detail, ",".join(result.reasons))
         self.registry.upsert(place, fmt, result)
-        self._cache[item.path] = sig
+        if sig is not None:
+            self._cache[item.path] = sig
         if self.stats is not None:
             self.stats.parsed += 1
 
@@ -231,7 +231,7 @@ class Passphrases:
         elif p.passphrase_file is not None:
             try:
                 with open(p.passphrase_file, "rb") as fh:
-                    configured = fh.read().rstrip(b"\r\n")
+                    configured = fh.read(65536).rstrip(b"\r\n")  # bounded: a device never hangs a poll
             except OSError as e:
                 self.note = f"cannot read pkcs12.passphraseFile {p.passphrase_file}: {e.strerror}"
         tries: list[bytes | None] = []

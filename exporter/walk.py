@@ -25,6 +25,7 @@ import stat
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from x509_mixin.catalogue.metrics import Reason
 
@@ -45,17 +46,22 @@ class Pattern:
     segments: tuple[str | re.Pattern[str], ...]  # a literal name, a compiled glob, or "**"
     literal: bool  # no wildcard at all: the pattern names one path
 
+    @cached_property
+    def _group(self) -> _Group:
+        return _Group([self])
+
     def match(self, path: str) -> bool:
         """Whether a whole path matches (used for excludePaths)."""
         rest = _under(path.rstrip("/") or "/", self.prefix)
         if rest is None:
             return False
-        states = _closure(self.segments, {0})
+        group = self._group
+        states = group.start
         for part in rest.split("/") if rest else ():
-            states = _advance(self.segments, states, part)
+            states = group.step(group.tests(states), part)
             if not states:
                 return False
-        return len(self.segments) in states
+        return group.roles(states)[0]
 
 
 def _under(path: str, prefix: str) -> str | None:
@@ -154,17 +160,10 @@ def _closure(segs: Sequence[str | re.Pattern[str]], states: set[int]) -> set[int
     return out
 
 
-def _advance(segs: Sequence[str | re.Pattern[str]], states: set[int], name: str) -> set[int]:
-    nxt: set[int] = set()
-    for k in states:
-        if k >= len(segs):
-            continue
-        seg = segs[k]
-        if seg == _DOUBLESTAR:
-            nxt.add(k)
-        elif seg == name if isinstance(seg, str) else seg.fullmatch(name) is not None:
-            nxt.add(k + 1)
-    return _closure(segs, nxt) if nxt else nxt
+def _matches(seg: str | re.Pattern[str], name: str) -> bool:
+    if isinstance(seg, str):
+        return seg == _DOUBLESTAR or seg == name
+    return seg.fullmatch(name) is not None
 
 
 _NOTHING: frozenset[tuple[int, int]] = frozenset()
@@ -210,12 +209,10 @@ class _Group:
     def step(tests: list[tuple[str | re.Pattern[str], frozenset]], name: str) -> frozenset[tuple[int, int]]:
         if len(tests) == 1:  # the usual case: one pattern, one state
             seg, then = tests[0]
-            if seg == _DOUBLESTAR or (seg == name if isinstance(seg, str) else seg.fullmatch(name) is not None):
-                return then
-            return _NOTHING
+            return then if _matches(seg, name) else _NOTHING
         nxt: frozenset[tuple[int, int]] = _NOTHING
         for seg, then in tests:
-            if seg == _DOUBLESTAR or (seg == name if isinstance(seg, str) else seg.fullmatch(name) is not None):
+            if _matches(seg, name):
                 nxt = nxt | then
         return nxt
 
@@ -446,8 +443,10 @@ class Walker:
         )
         return target if best is None else best[1] + target[len(best[0]) :]
 
-    def _in_scope(self, path: str) -> bool:
-        return any(t and (path == t or path.startswith(t + "/")) for _, t in self.mappings)
+    def _scope_root(self, path: str) -> str | None:
+        """The longest pathMappings[].to that holds path, or None when it is out of scope."""
+        roots = [t for _, t in self.mappings if t and (path == t or path.startswith(t + "/"))]
+        return max(roots, key=len) if roots else None
 
     def resolve(self, link: str) -> tuple[str, os.stat_result] | WalkError:
         """(final path, its stat) of a symlink, or the WalkError for the link."""
@@ -457,26 +456,21 @@ class Walker:
             except OSError as e:
                 why = "symlink loop" if e.errno == errno.ELOOP else f"symlink target unreachable: {e.strerror}"
                 return WalkError(link, Reason.BROKEN_SYMLINK, why)
-        current = os.path.dirname(link)  # the walked directory is trusted, as upstream does
-        pending = [os.path.basename(link)]
+        # Resolve one component at a time below a trusted directory: first the walked one, then
+        # the scope root each hop lands in (a mount point may itself be a symlink).
+        current, pending = os.path.dirname(link), [os.path.basename(link)]
         hops = 0
         while pending:
             name = pending.pop(0)
             if name in ("", "."):
                 continue
-            if name == "..":
-                current = os.path.dirname(current)
-                continue
             nxt = os.path.join(current, name)
             try:
                 st = os.lstat(nxt)
-            except OSError as e:
-                return WalkError(link, Reason.BROKEN_SYMLINK, f"symlink target unreachable: {e.strerror}")
-            if not stat.S_ISLNK(st.st_mode):
-                current = nxt
-                continue
-            hops += 1
-            try:
+                if not stat.S_ISLNK(st.st_mode):
+                    current = nxt
+                    continue
+                hops += 1
                 if hops > MAX_HOPS:
                     raise OSError(errno.ELOOP, "too many levels of symbolic links")
                 target = os.readlink(nxt)
@@ -485,12 +479,12 @@ class Walker:
             target = os.path.normpath(
                 self._translate(target) if os.path.isabs(target) else os.path.join(current, target)
             )
-            if not self._in_scope(target):
+            root = self._scope_root(target)
+            if root is None:
                 return WalkError(
                     link, Reason.OUT_OF_SCOPE_SYMLINK, "a symlink on the way leaves every pathMappings[].to scope"
                 )
-            pending = target.split("/")[1:] + pending
-            current = "/"
+            current, pending = root, target[len(root) :].split("/") + pending
         try:
             return current, os.stat(current)
         except OSError as e:

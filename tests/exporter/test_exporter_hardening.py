@@ -238,6 +238,24 @@ def test_every_symlink_hop_is_checked_against_the_scope(tmp_path, exporter, ca):
     assert errors_of(run) == {"out_of_scope_symlink": 3}  # hop1, hop2, via-dir
 
 
+def test_a_scope_root_that_is_itself_a_symlink(tmp_path, exporter, ca):
+    """The `to` directory may be a symlink (a mount point): it is trusted, the hops below it are checked."""
+    real = tmp_path / "real-mount"
+    real.mkdir()
+    (real / "kubelet-2026.pem").write_bytes(make_cert("kubelet", issuer=ca).pem)
+    (real / "current.pem").symlink_to("/var/lib/kubelet/pki/kubelet-2026.pem")
+    mount = tmp_path / "mount"
+    mount.symlink_to(real)
+    run = exporter(
+        {
+            "sources": [
+                file_source(mount / "current.pem", pathMappings=[{"from": "/var/lib/kubelet/pki", "to": str(mount)}])
+            ]
+        }
+    )
+    assert cns(run) == ["kubelet"] and errors_of(run) == {}
+
+
 # ---- excludePaths: * stays within a segment, ** spans segments -----------------------------
 
 

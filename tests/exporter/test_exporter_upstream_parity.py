@@ -20,7 +20,9 @@ from cryptography.x509.oid import NameOID
 from exporter_helpers import _KEY, NOW, file_source, make_cert, make_crl, make_p12, name, series
 
 from x509_mixin.catalogue import metrics as cat
+from x509_mixin.exporter.config import ConfigError, parse_config
 from x509_mixin.exporter.registry import _trim_path
+from x509_mixin.exporter.walk import PatternError, compile_pattern
 
 
 def pem_block(kind: str, der: bytes) -> bytes:
@@ -657,3 +659,90 @@ def test_subject_street_address_is_not_st(tmp_path, exporter):
     [s] = run.samples("x509_cert_not_after")
     assert s.labels["subject_ST"] == "" and s.labels["subject_CN"] == "CN"
     assert re.fullmatch(r"\d+", s.labels["serial_number"])
+
+
+# ---- globs (pkg/fileglob) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pattern", ["", "foo/{a,b}", "foo\\bar", "foo/[abc", "foo/[]", "foo/[z-a]", "foo/**bar/baz", "foo/bar**"]
+)
+def test_glob_compile_errors(pattern):
+    """pkg/fileglob/fileglob_test.go:114-130 (TestCompileErrors), and the exporter refuses such a path."""
+    with pytest.raises(PatternError):
+        compile_pattern(pattern)
+    if pattern:
+        with pytest.raises(ConfigError) as e:
+            parse_config({"sources": [{"kind": "file", "name": "a", "paths": ["/" + pattern]}]})
+        assert "sources[0].paths: invalid value" in str(e.value)
+
+
+def test_glob_compile_success():
+    """pkg/fileglob/fileglob_test.go:132-145 (TestCompileSuccess)."""
+    for pattern in ("/etc/x.pem", "/etc/**/*.pem", "/etc/?.pem", "/etc/[a-z].pem", "/etc/[!0-9].pem", "relative/*"):
+        compile_pattern(pattern)
+
+
+@pytest.mark.parametrize(
+    "pattern,path,want",
+    [
+        ("/etc/x.pem", "/etc/x.pem", True),
+        ("/etc/x.pem", "/etc/y.pem", False),
+        ("/etc/*.pem", "/etc/x.pem", True),
+        ("/etc/*.pem", "/etc/sub/x.pem", False),
+        ("/etc/**/*.pem", "/etc/x.pem", True),
+        ("/etc/**/*.pem", "/etc/a/b/x.pem", True),
+        ("/etc/**/*.pem", "/etc/a/b/x.crt", False),
+        ("/etc/?.pem", "/etc/a.pem", True),
+        ("/etc/?.pem", "/etc/ab.pem", False),
+        ("/etc/[a-c].pem", "/etc/b.pem", True),
+        ("/etc/[a-c].pem", "/etc/d.pem", False),
+        ("/etc/[!a-c].pem", "/etc/d.pem", True),
+        ("/etc/[!a-c].pem", "/etc/a.pem", False),
+        ("/a/b", "/a/b/", True),
+        ("/a/**", "/a", True),
+        ("/a/**", "/a/x/y", True),
+    ],
+)
+def test_glob_match(pattern, path, want):
+    """pkg/fileglob/fileglob_test.go:147-178 (TestPatternMatch): what excludePaths use."""
+    assert compile_pattern(pattern).match(path) is want
+
+
+def test_walk_basic_excludes_and_dotfiles(tmp_path, exporter, ca):
+    """pkg/fileglob/fileglob_test.go:180-203 (TestWalkBasic: /etc/kubernetes/pki/**/*.crt finds the three
+    .crt and nothing else) and :205-220 (TestWalkExcludes: /a/sub/** hides the whole directory); `*`
+    matches names starting with a dot, as Go's matcher does (Kubernetes volumes keep `..data` there)."""
+    pki = tmp_path / "etc" / "kubernetes" / "pki"
+    (pki / "etcd").mkdir(parents=True)
+    (pki / "sub").mkdir()
+    for rel in ("ca.crt", "apiserver.crt", "etcd/peer.crt", ".hidden.crt", "sub/excluded.crt"):
+        (pki / rel).write_bytes(make_cert(rel.rsplit("/", 1)[-1], issuer=ca).pem)
+    (pki / "apiserver.key").write_bytes(b"k")
+    run = exporter({"sources": [file_source(pki / "**" / "*.crt", excludePaths=[str(pki / "sub" / "**")])]})
+    got = sorted(s.labels["subject_CN"] for s in run.samples("x509_cert_not_after"))
+    assert got == [".hidden.crt", "apiserver.crt", "ca.crt", "peer.crt"]
+    assert nonzero(run) == {}
+
+
+def test_try_empty_passphrase_defaults_on(tmp_path, exporter, ca):
+    """cmd/x509-certificate-exporter/main.go:472-476: once a pkcs12 block is given, tryEmptyPassphrase
+    defaults to true, so a keystore without a passphrase opens even when one is configured."""
+    (tmp_path / "nopass.p12").write_bytes(make_p12(make_cert("nopass", issuer=ca), passphrase=None))
+    run = exporter(
+        {"sources": [file_source(tmp_path / "nopass.p12", formats=["pkcs12"], pkcs12={"passphrase": "other"})]}
+    )
+    assert [s.labels["subject_CN"] for s in run.samples("x509_cert_not_after")] == ["nopass"]
+    off = exporter(
+        {
+            "sources": [
+                file_source(
+                    tmp_path / "nopass.p12",
+                    name="off",
+                    formats=["pkcs12"],
+                    pkcs12={"passphrase": "other", "tryEmptyPassphrase": False},
+                )
+            ]
+        }
+    )
+    assert nonzero(off, "off") == {"bad_passphrase": 1}
