@@ -116,7 +116,13 @@ class KubeconfigSource(Source):
                     self.stats.skipped_unchanged += 1
                 continue
             self._cache.pop(item.path, None)
-            keys, refs = self._read_kubeconfig(item.path, item.read_path, item.size, file_place)
+            try:
+                keys, refs = self._read_kubeconfig(item.path, item.read_path, item.size, file_place)
+            except Exception as e:  # one bad kubeconfig costs its own bundle, never the poll
+                log.exception("source %s: %s: unexpected error", self.name, file_place.describe())
+                self.registry.mark_panic(f"source/{self.name}")
+                self.fault(file_place, Reason.READ_FAILED, f"internal error while reading ({type(e).__name__})")
+                keys, refs = {file_place.key}, {}
             live |= keys
             self._cache[item.path] = (item.sig, keys, refs)
             if self.stats is not None:
@@ -132,8 +138,8 @@ class KubeconfigSource(Source):
         except ReadFault as f:
             self.fault(file_place, Reason.READ_FAILED, f.detail)
             return {file_place.key}, {}
-        except (yaml.YAMLError, ShapeError) as e:
-            why = str(e) if isinstance(e, ShapeError) else "not valid YAML"
+        except (yaml.YAMLError, ShapeError, RecursionError) as e:
+            why = str(e) if isinstance(e, ShapeError) else "not valid YAML (or nested too deeply)"
             self.fault(file_place, Reason.DECODE_FAILED, why)
             return {file_place.key}, {}
         keys: set[tuple] = set()

@@ -600,6 +600,22 @@ def test_unchanged_broken_file_counts(tmp_path, exporter, skip, counted):
     assert errors_of(run, "kc") == {"decode_failed": 3}
 
 
+def test_hostile_kubeconfigs_cost_their_own_bundle(tmp_path, exporter, ca):
+    """Deeply nested YAML, a duplicate key, entries of the wrong shape: decode_failed for that file, the
+    others are read, the poll goes on (yaml.v3 refuses the same documents)."""
+    good = base64.b64encode(ca.pem).decode()
+    (tmp_path / "a-nested").write_text("clusters: " + "[" * 5000 + "]" * 5000)
+    (tmp_path / "b-dup").write_text("clusters: []\nclusters: []\n")
+    (tmp_path / "c-shape").write_text("clusters:\n  name: not-a-list\n")
+    (tmp_path / "d-good").write_text(f"clusters:\n- name: c\n  cluster:\n    certificate-authority-data: {good}\n")
+    (tmp_path / "e-empty").write_text("")
+    run = exporter({"sources": [{"kind": "kubeconfig", "name": "kc", "paths": [str(tmp_path / "*")]}]})
+    assert cns(run) == ["Test Root CA"]
+    assert errors_of(run, "kc") == {"decode_failed": 3}
+    assert "x509_panic_total" not in run.metrics_text()
+    assert series(run.samples("x509_source_bundles"), source_name="kc")[0].value == 4  # an empty one yields none
+
+
 def test_a_fifo_swapped_in_never_blocks_a_read(tmp_path):
     fifo = tmp_path / "fifo.pem"
     os.mkfifo(fifo)
