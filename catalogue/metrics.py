@@ -7,6 +7,7 @@ reads the others. Source: the exporter's code at v4.2.0 (see the project's refer
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 # Per-certificate labels, in the exporter's fixed order; every slot is always present
 # ("" when it does not apply). Optional `<kind>_label_<x>` labels and `discriminator`
@@ -232,25 +233,31 @@ PARSE_DURATION_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5,
 SOURCE_UP_KINDS: tuple[str, ...] = ("file", "kubeconfig", "kubernetes", "cabundle")
 SOURCE_KINDS: tuple[str, ...] = ("file", "kubeconfig", "kube-secret", "kube-configmap", "kube-cabundle", "kubernetes")
 
-BUNDLE_REASONS: tuple[str, ...] = (
-    "bad_pem",
-    "bad_crl",
-    "bad_der",
-    "bad_jks",
-    "bad_pkcs12",
-    "bad_passphrase",
-    "no_certificate_found",
-    "read_failed",
-    "permission_denied",
-    "not_found",
-    "api_error",
-    "decode_failed",
-    "broken_symlink",
-    "out_of_scope_symlink",
-    "parse_timeout",
-    "walk_error",
-    "rate_limited",
-)
+
+class Reason(StrEnum):
+    """The bundle reasons of `x509_source_errors_total` (pkg/cert/reason.go, `BundleReasons`), in upstream order."""
+
+    BAD_PEM = "bad_pem"
+    BAD_CRL = "bad_crl"
+    BAD_DER = "bad_der"
+    BAD_JKS = "bad_jks"
+    BAD_PKCS12 = "bad_pkcs12"
+    BAD_PASSPHRASE = "bad_passphrase"
+    NO_CERTIFICATE_FOUND = "no_certificate_found"
+    READ_FAILED = "read_failed"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    API_ERROR = "api_error"
+    DECODE_FAILED = "decode_failed"
+    BROKEN_SYMLINK = "broken_symlink"
+    OUT_OF_SCOPE_SYMLINK = "out_of_scope_symlink"
+    PARSE_TIMEOUT = "parse_timeout"
+    WALK_ERROR = "walk_error"
+    RATE_LIMITED = "rate_limited"
+
+
+# Every one of them is pre-created at 0 per configured source (registry.PreInitBundleSource).
+BUNDLE_REASONS: tuple[str, ...] = tuple(r.value for r in Reason)
 # Transport reasons (source_kind "kubernetes", source_name "kube-api"); http_5xx stands for the
 # real code, e.g. http_503.
 TRANSPORT_REASONS: tuple[str, ...] = ("rate_limited", "http_401", "http_403", "http_5xx")

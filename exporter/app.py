@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
-from x509_mixin.exporter.config import Config
+from x509_mixin.exporter.config import Config, SourceConfig
+from x509_mixin.exporter.kubeconfig import KubeconfigSource
 from x509_mixin.exporter.memory import tune_malloc
 from x509_mixin.exporter.registry import Registry
 from x509_mixin.exporter.server import make_server
-from x509_mixin.exporter.sources import make_source
+from x509_mixin.exporter.sources import Source
 from x509_mixin.exporter.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("x509_mixin.exporter")
+
+
+def make_source(scfg: SourceConfig, cfg: Config, registry: Registry) -> Source:
+    return (KubeconfigSource if scfg.kind == "kubeconfig" else Source)(scfg, cfg, registry)
 
 
 class Exporter:
@@ -31,7 +37,9 @@ class Exporter:
         self._servers: list[Any] = []
 
     def ready(self) -> bool:
-        return all(s.stats is None or s.stats.synced for s in self.sources)
+        """Every source finished its first poll, and none has a poll that stalled."""
+        now = time.monotonic()
+        return all(s.stats is None or (s.stats.synced and not s.stats.stuck(now)) for s in self.sources)
 
     @property
     def port(self) -> int:
@@ -63,12 +71,14 @@ class Exporter:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving and polling; a source stuck in a read is left behind after `timeout` (daemon threads)."""
         self._stop.set()
         for srv in self._servers:
             srv.shutdown()
             srv.server_close()
+        deadline = time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
         log.info("stopped")
 
     def __enter__(self) -> Exporter:

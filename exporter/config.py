@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from x509_mixin.catalogue.metrics import DN_FIELDS
+from x509_mixin.exporter.walk import PatternError, compile_pattern
 
 UPSTREAM = "https://github.com/enix/x509-certificate-exporter"
 SUPPORTED_FORMATS = ("pem", "der", "pkcs12")
@@ -68,6 +69,7 @@ class SourceConfig:
     paths: tuple[str, ...]
     exclude_paths: tuple[str, ...] = ()
     follow_symlinks: bool = True
+    follow_symlink_dirs: bool = False
     refresh_interval: float | None = None  # None: cache.filePoll.interval
     formats: tuple[str, ...] = ("pem",)
     pkcs12: Pkcs12Config = Pkcs12Config()
@@ -342,7 +344,7 @@ def _parse_source(c: _Checker, key: str, raw: Any) -> SourceConfig | None:
         return None
     known = {"kind", "name", "paths", "excludePaths", "followSymlinks", "refreshInterval", "pathMappings"}
     if kind == "file":
-        known |= {"formats", "pkcs12", "jks"}
+        known |= {"formats", "pkcs12", "jks", "followSymlinkDirs"}
     for k in raw:
         if k in _KUBE_ONLY:
             c.problems.append(
@@ -360,6 +362,13 @@ def _parse_source(c: _Checker, key: str, raw: Any) -> SourceConfig | None:
     for p in paths:
         if not p.startswith("/"):
             c.fail(f"{key}.paths", p, "use absolute paths")
+    excludes = c.strings(key, raw, "excludePaths")
+    for field_name, globs in (("paths", paths), ("excludePaths", excludes)):
+        for p in globs:
+            try:
+                compile_pattern(p)
+            except PatternError as err:
+                c.fail(f"{key}.{field_name}", p, f"{err} (globs take *, ?, [a-z], [!a-z] and ** as a whole segment)")
     formats: tuple[str, ...] = ("pem",)
     pk = Pkcs12Config()
     if kind == "file":
@@ -391,7 +400,10 @@ def _parse_source(c: _Checker, key: str, raw: Any) -> SourceConfig | None:
         pk = Pkcs12Config(
             passphrase=c.string(f"{key}.pkcs12", p12, "passphrase", None),
             passphrase_file=c.string(f"{key}.pkcs12", p12, "passphraseFile", None),
-            try_empty_passphrase=c.boolean(f"{key}.pkcs12", p12, "tryEmptyPassphrase", False),
+            # upstream tries the empty passphrase too unless told not to, once a pkcs12 block exists
+            try_empty_passphrase=c.boolean(
+                f"{key}.pkcs12", p12, "tryEmptyPassphrase", isinstance(raw.get("pkcs12"), dict)
+            ),
         )
         if pk.passphrase is not None and pk.passphrase_file is not None:
             c.problems.append(f"config: {key}.pkcs12: passphrase and passphraseFile are both set; keep only one")
@@ -419,8 +431,9 @@ def _parse_source(c: _Checker, key: str, raw: Any) -> SourceConfig | None:
         kind=kind,
         name=name,
         paths=paths,
-        exclude_paths=c.strings(key, raw, "excludePaths"),
+        exclude_paths=excludes,
         follow_symlinks=c.boolean(key, raw, "followSymlinks", True),
+        follow_symlink_dirs=c.boolean(key, raw, "followSymlinkDirs", False),
         refresh_interval=refresh,
         formats=tuple(formats),
         pkcs12=pk,

@@ -1,264 +1,101 @@
-"""Bytes -> certificates and CRLs, for the PEM, DER and PKCS#12 formats.
+"""Bytes -> certificates and CRLs for the PEM, DER and PKCS#12 formats, with upstream's reasons.
 
-A parse never raises: it returns a `ParseResult` whose `items` are the good certificates
-and CRLs and whose `errors` are reason codes of the catalogue (bundle level when nothing
-good came out, item level for a bad block beside good ones). Passphrases are never put in
-an error detail.
+Upstream's model (pkg/cert): a parse yields good items plus errors; an error with index -1
+concerns the whole bundle (it is "fatal": nothing could be read), one with an index >= 0 a
+single bad block beside the others (it is what `x509_cert_error` reports). A parse never
+raises: a parser that fails unexpectedly gives its format's malformed-input reason. The
+reasons come from the catalogue; passphrases never appear in a detail.
 """
 
 from __future__ import annotations
 
-import binascii
-import hashlib
-import re
-import warnings
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
 
-# Old CA certificates (negative serials...) are still certificates worth reporting.
-warnings.filterwarnings("ignore", category=Warning, module=r"cryptography\..*")
-try:
-    from cryptography.utils import CryptographyDeprecationWarning
+from x509_mixin.catalogue.metrics import Reason
+from x509_mixin.exporter import pem
+from x509_mixin.exporter.certinfo import CertInfo, CrlInfo, cert_info, crl_info
 
-    warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
-except ImportError:  # pragma: no cover
-    pass
-
-_OID = {
-    "C": NameOID.COUNTRY_NAME,
-    "ST": NameOID.STATE_OR_PROVINCE_NAME,
-    "L": NameOID.LOCALITY_NAME,
-    "O": NameOID.ORGANIZATION_NAME,
-    "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
-    "CN": NameOID.COMMON_NAME,
-}
+BUNDLE = -1  # the index of an error that concerns the whole bundle
 
 
-@dataclass(slots=True)
-class CertInfo:
-    serial: str
-    issuer: dict[str, str]
-    subject: dict[str, str]
-    not_before: float
-    not_after: float
-    der_digest: bytes  # sha256 of the DER, for the discriminator
-
-
-@dataclass(slots=True)
-class CrlInfo:
-    number: str  # "" when the cRLNumber extension is absent
-    issuer: dict[str, str]
-    this_update: float
-    next_update: float
+class ItemError(NamedTuple):
+    reason: str
+    position: int  # BUNDLE, or the position of the bad certificate or CRL block
 
 
 @dataclass
 class ParseResult:
     certs: list[CertInfo] = field(default_factory=list)
     crls: list[CrlInfo] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # reason codes
+    errors: list[ItemError] = field(default_factory=list)
     detail: str = ""  # a human sentence for logs and the status page, never a secret
 
     @property
     def fatal(self) -> bool:
-        return not self.certs and not self.crls and bool(self.errors)
+        """Upstream's HasFatalError: a bundle-level error (then nothing was read)."""
+        return any(e.position == BUNDLE for e in self.errors)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [e.reason for e in self.errors]
 
 
-_DOTTED = {oid.dotted_string: key for key, oid in _OID.items()}
+def failed(reason: str, detail: str) -> ParseResult:
+    return ParseResult(errors=[ItemError(reason, BUNDLE)], detail=detail)
 
 
-def _name(n: x509.Name) -> dict[str, str]:
-    """One pass over the RDNs; Go keeps the first value of each list field and the last CommonName."""
-    out: dict[str, str] = {}
-    for attr in n:
-        key = _DOTTED.get(attr.oid.dotted_string)
-        if key is None or (key in out and key != "CN"):
-            continue
-        v = attr.value
-        out[key] = v if isinstance(v, str) else v.decode("utf-8", "replace")
-    return out
-
-
-def cert_info(c: x509.Certificate, der: bytes | None = None) -> CertInfo:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    raw = der if der is not None else c.public_bytes(Encoding.DER)
-    try:
-        issuer, subject = _tbs_names(c.tbs_certificate_bytes)
-    except (ValueError, IndexError, UnicodeDecodeError):
-        issuer, subject = _name(c.issuer), _name(c.subject)
-    return CertInfo(
-        serial=str(c.serial_number),
-        issuer=issuer,
-        subject=subject,
-        not_before=c.not_valid_before_utc.timestamp(),
-        not_after=c.not_valid_after_utc.timestamp(),
-        der_digest=hashlib.sha256(raw).digest(),
-    )
-
-
-# A small DER walk over the TBSCertificate for the six DN attributes: the same values as
-# cryptography's Name objects, several times faster (Name builds a Python object per RDN).
-_DN_OIDS = {
-    b"\x55\x04\x06": "C",
-    b"\x55\x04\x08": "ST",
-    b"\x55\x04\x07": "L",
-    b"\x55\x04\x0a": "O",
-    b"\x55\x04\x0b": "OU",
-    b"\x55\x04\x03": "CN",
-}
-_STRING_CODECS = {
-    0x0C: "utf-8",
-    0x13: "latin-1",
-    0x16: "latin-1",
-    0x14: "latin-1",
-    0x1E: "utf-16-be",
-    0x1C: "utf-32-be",
-    0x12: "latin-1",
-    0x1A: "latin-1",
-}
-
-
-def _tlv(d: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, start of content, end of content) of the element at pos."""
-    tag = d[pos]
-    first = d[pos + 1]
-    if first < 0x80:
-        return tag, pos + 2, pos + 2 + first
-    n = first & 0x7F
-    if not 0 < n <= 4:
-        raise ValueError("bad length")
-    length = int.from_bytes(d[pos + 2 : pos + 2 + n], "big")
-    start = pos + 2 + n
-    if start + length > len(d):
-        raise ValueError("truncated")
-    return tag, start, start + length
-
-
-def _dn(d: bytes, start: int, end: int) -> dict[str, str]:
-    out: dict[str, str] = {}
-    pos = start
-    while pos < end:  # SET OF
-        _, s_start, s_end = _tlv(d, pos)
-        q = s_start
-        while q < s_end:  # AttributeTypeAndValue
-            _, a_start, a_end = _tlv(d, q)
-            t, o_start, o_end = _tlv(d, a_start)
-            key = _DN_OIDS.get(d[o_start:o_end])
-            if key is not None and (key == "CN" or key not in out):
-                vt, v_start, v_end = _tlv(d, o_end)
-                codec = _STRING_CODECS.get(vt)
-                if codec is None:
-                    raise ValueError("unexpected string type")
-                out[key] = d[v_start:v_end].decode(codec)
-            q = a_end
-        pos = s_end
-    return out
-
-
-def _tbs_names(tbs: bytes) -> tuple[dict[str, str], dict[str, str]]:
-    _, pos, end = _tlv(tbs, 0)  # TBSCertificate SEQUENCE
-    tag, _, nxt = _tlv(tbs, pos)
-    if tag == 0xA0:  # [0] version
-        pos = nxt
-    pos = _tlv(tbs, pos)[2]  # serialNumber
-    pos = _tlv(tbs, pos)[2]  # signature AlgorithmIdentifier
-    _, i_start, i_end = _tlv(tbs, pos)  # issuer
-    pos = _tlv(tbs, i_end)[2]  # validity
-    _, s_start, s_end = _tlv(tbs, pos)  # subject
-    return _dn(tbs, i_start, i_end), _dn(tbs, s_start, s_end)
-
-
-def crl_info(crl: x509.CertificateRevocationList) -> CrlInfo:
-    try:
-        number = str(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
-    except x509.ExtensionNotFound:
-        number = ""
-    nu = crl.next_update_utc
-    return CrlInfo(
-        number=number,
-        issuer=_name(crl.issuer),
-        this_update=crl.last_update_utc.timestamp(),
-        next_update=nu.timestamp() if nu is not None else 0.0,
-    )
-
-
-_PEM_RE = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
-_CERT_TYPES = (b"CERTIFICATE", b"TRUSTED CERTIFICATE", b"X509 CERTIFICATE")
-_CRL_TYPES = (b"X509 CRL",)
-
-
-def looks_like_pem(data: bytes) -> bool:
-    return b"-----BEGIN " in data
+_CERT_BLOCKS = (b"CERTIFICATE", b"TRUSTED CERTIFICATE")
+_CRL_BLOCK = b"X509 CRL"
 
 
 def parse_pem(data: bytes) -> ParseResult:
+    """pkg/cert/pem: certificate and CRL blocks are items, other blocks are ignored, nothing at all is fatal."""
     r = ParseResult()
-    if not data.strip():
-        r.errors.append("no_certificate_found")
-        r.detail = "empty file"
-        return r
-    blocks = _PEM_RE.findall(data)
-    if not blocks:
-        r.errors.append("bad_pem")
-        r.detail = "no PEM block (truncated or not PEM)" if looks_like_pem(data) else "not PEM data"
-        return r
-    seen_cert_block = False
-    for kind, body in blocks:
-        if kind in _CERT_TYPES or kind in _CRL_TYPES:
-            seen_cert_block = True
+    idx = crl_idx = 0
+    for kind, der in pem.blocks(data):
+        if kind in _CERT_BLOCKS:
             try:
-                der = binascii.a2b_base64(body)  # skips the line breaks; garbage fails below as bad DER
-            except (binascii.Error, ValueError):
-                r.errors.append("bad_crl" if kind in _CRL_TYPES else "bad_pem")
-                r.detail = f"bad base64 in a {kind.decode()} block"
-                continue
-            if kind in _CRL_TYPES:
-                try:
-                    r.crls.append(crl_info(x509.load_der_x509_crl(der)))
-                except Exception:  # noqa: BLE001 - any parse failure is a bad block
-                    r.errors.append("bad_crl")
-                    r.detail = "invalid X509 CRL block"
-            else:
-                try:
-                    r.certs.append(cert_info(x509.load_der_x509_certificate(der), der))
-                except Exception:  # noqa: BLE001
-                    r.errors.append("bad_pem")
-                    r.detail = "invalid CERTIFICATE block"
-    # A BEGIN CERTIFICATE marker without its END marker: a truncated file.
-    ends = data.count(b"-----END ")
-    begins = data.count(b"-----BEGIN ")
-    if begins > ends:
-        r.errors.append("bad_pem")
-        r.detail = "truncated PEM block (BEGIN without END)"
-    if not seen_cert_block and not r.errors:
-        r.errors.append("no_certificate_found")
-        r.detail = "PEM data without a certificate or CRL (e.g. only a key or a CSR)"
+                r.certs.append(cert_info(x509.load_der_x509_certificate(der), idx, der))
+            except Exception:  # any failure on a block makes it a bad block, the others still count
+                r.errors.append(ItemError(Reason.BAD_PEM, idx))
+                r.detail = f"certificate block {idx + 1} is not a valid certificate"
+            idx += 1
+        elif kind == _CRL_BLOCK:
+            try:
+                r.crls.append(crl_info(x509.load_der_x509_crl(der), crl_idx, der))
+            except Exception:
+                r.errors.append(ItemError(Reason.BAD_CRL, crl_idx))
+                r.detail = f"CRL block {crl_idx + 1} is not a valid CRL"
+            crl_idx += 1
+    if not r.certs and not r.crls and not r.errors:
+        if not data.strip():
+            why = "empty file"
+        elif pem.has_markers(data):
+            why = "no well-formed CERTIFICATE or X509 CRL block (other blocks, or truncated or bad base64 ones)"
+        else:
+            why = "no PEM block"
+        return failed(Reason.NO_CERTIFICATE_FOUND, why)
     return r
 
 
 def parse_der(data: bytes) -> ParseResult:
-    r = ParseResult()
+    """pkg/cert/der: one DER certificate, else one DER CRL; empty input finds nothing."""
     if not data:
-        r.errors.append("no_certificate_found")
-        r.detail = "empty file"
-        return r
+        return failed(Reason.NO_CERTIFICATE_FOUND, "empty file")
     try:
-        r.certs.append(cert_info(x509.load_der_x509_certificate(data), data))
-        return r
-    except Exception:  # noqa: BLE001
+        return ParseResult(certs=[cert_info(x509.load_der_x509_certificate(data), 0, data)])
+    except ValueError:
         pass
     try:
-        r.crls.append(crl_info(x509.load_der_x509_crl(data)))
-        return r
-    except Exception:  # noqa: BLE001
-        pass
-    r.errors.append("bad_der")
-    r.detail = "not a DER certificate or CRL"
-    return r
+        return ParseResult(crls=[crl_info(x509.load_der_x509_crl(data), 0, data)])
+    except ValueError:
+        return failed(Reason.BAD_DER, "not a DER certificate or CRL")
 
 
 def _der_header(data: bytes, pos: int) -> tuple[int, int, int] | None:
@@ -275,40 +112,78 @@ def _der_header(data: bytes, pos: int) -> tuple[int, int, int] | None:
 
 
 def looks_like_pfx(data: bytes) -> bool:
-    """A structurally plausible PFX: SEQUENCE spanning the data, INTEGER version 3, SEQUENCE."""
-    h = _der_header(data, 0)
-    if h is None or h[0] != 0x30 or h[1] + h[2] != len(data):
+    """A structurally plausible PFX: a SEQUENCE spanning the data, INTEGER version 3, then a SEQUENCE."""
+    outer = _der_header(data, 0)
+    if outer is None or outer[0] != 0x30 or outer[1] + outer[2] != len(data):
         return False
-    v = _der_header(data, h[1])
-    if v is None or v[0] != 0x02 or v[2] != 1 or data[h[1] + v[1]] != 3:
+    pos = outer[1]
+    version = _der_header(data, pos)
+    if version is None or version[0] != 0x02 or version[2] != 1 or pos + version[1] >= len(data):
         return False
-    nxt = _der_header(data, h[1] + v[1] + v[2])
-    return nxt is not None and nxt[0] == 0x30
+    if data[pos + version[1]] != 3:
+        return False
+    auth_safe = _der_header(data, pos + version[1] + 1)
+    return auth_safe is not None and auth_safe[0] == 0x30
 
 
-def parse_pkcs12(data: bytes, passphrases: list[bytes | None]) -> ParseResult:
-    """Tries each candidate passphrase; `bad_passphrase` when the structure is sound but none opens it."""
-    r = ParseResult()
-    if not data:
-        r.errors.append("no_certificate_found")
-        r.detail = "empty file"
-        return r
+def parse_pkcs12(data: bytes, passphrases: Sequence[bytes | None]) -> ParseResult:
+    """pkg/cert/pkcs12: every certificate of the keystore; a sound keystore no passphrase opens is bad_passphrase."""
     if not looks_like_pfx(data):
-        r.errors.append("bad_pkcs12")
-        r.detail = "not a PKCS#12 keystore"
-        return r
-    for pw in passphrases or [None]:
+        return failed(Reason.BAD_PKCS12, "not a PKCS#12 keystore")
+    for pw in passphrases:
         try:
             ks = pkcs12.load_pkcs12(data, pw)
-        except Exception:  # noqa: BLE001 - wrong passphrase or corrupt content
+        except ValueError:  # a wrong passphrase (the MAC does not verify) or corrupt content
             continue
-        certs = ([ks.cert] if ks.cert is not None else []) + list(ks.additional_certs)
-        for c in certs:
-            r.certs.append(cert_info(c.certificate))
-        if not r.certs:
-            r.errors.append("no_certificate_found")
-            r.detail = "PKCS#12 keystore without a certificate"
-        return r
-    r.errors.append("bad_passphrase")
-    r.detail = "PKCS#12 keystore could not be opened with the configured passphrase"
-    return r
+        found = ([ks.cert] if ks.cert is not None else []) + list(ks.additional_certs)
+        if not found:
+            return failed(Reason.NO_CERTIFICATE_FOUND, "PKCS#12 keystore without a certificate")
+        return ParseResult(certs=[cert_info(c.certificate, i) for i, c in enumerate(found)])
+    return failed(Reason.BAD_PASSPHRASE, "PKCS#12 keystore could not be opened with the configured passphrase")
+
+
+# Each format's parser, and the reason it gives when it breaks on its input.
+_PARSERS: dict[str, tuple[Callable[[bytes, Sequence[bytes | None]], ParseResult], str]] = {
+    "pem": (lambda data, _: parse_pem(data), Reason.BAD_PEM),
+    "der": (lambda data, _: parse_der(data), Reason.BAD_DER),
+    "pkcs12": (parse_pkcs12, Reason.BAD_PKCS12),
+}
+
+
+def parse(fmt: str, data: bytes, passphrases: Sequence[bytes | None] = (b"", None)) -> ParseResult:
+    """One format's result; whatever a library raises on hostile input costs this bundle only."""
+    fn, malformed = _PARSERS[fmt]
+    try:
+        return fn(data, passphrases)
+    except Exception as e:  # hostile input must never take a poll down
+        return failed(malformed, f"the {fmt} parser failed on this input ({type(e).__name__})")
+
+
+def parse_formats(
+    formats: Sequence[str], data: bytes, passphrases: Sequence[bytes | None]
+) -> tuple[str, ParseResult, list[tuple[str, float]]]:
+    """(format, result, parse timings): the first format without a fatal error, as upstream tries them.
+
+    When every format fails, upstream reports nothing at all (the bundle is dropped silently);
+    here the most telling failure is kept: a wrong passphrase first, then PEM's verdict on data
+    holding PEM markers, then PKCS#12's on a PFX-shaped blob, then the first other format's.
+    """
+    tried: list[tuple[str, ParseResult]] = []
+    timings: list[tuple[str, float]] = []
+    for fmt in formats:
+        t0 = time.perf_counter()
+        r = parse(fmt, data, passphrases)
+        timings.append((fmt, time.perf_counter() - t0))
+        if not r.fatal:
+            return fmt, r, timings
+        tried.append((fmt, r))
+    by_fmt = dict(tried)
+    for fmt, r in tried:
+        if Reason.BAD_PASSPHRASE in r.reasons:
+            return fmt, r, timings
+    if "pem" in by_fmt and pem.has_markers(data):
+        return "pem", by_fmt["pem"], timings
+    if "pkcs12" in by_fmt and looks_like_pfx(data):
+        return "pkcs12", by_fmt["pkcs12"], timings
+    fmt, r = next(((f, r) for f, r in tried if f != "pem"), tried[0])
+    return fmt, r, timings

@@ -4,25 +4,33 @@ Sources call `upsert`/`delete`; a scrape calls `render`. Per-certificate label t
 escaped when a bundle changes (never at scrape). The families whose values do not move
 with time (`not_after`, `not_before`, CRL dates, `cert_error`) are cached as whole byte
 blocks per generation; `expired`/`stale` blocks are cached until the next certificate or
-CRL crosses its date; only the relative families (`exposeRelative`) are formatted per scrape.
+CRL crosses its date (or the clock moves back past one); only the relative families
+(`exposeRelative`) are formatted per scrape.
+
+Collisions follow upstream (pkg/registry/collector.go): certificates, and CRLs, whose label
+sets are equal within a source kind are told apart by a `discriminator`, or all but the one
+expiring first are dropped (`never`). The same certificate seen at the same place by two
+overlapping sources is one series, not a collision: upstream keys a bundle by its place alone.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import os
 import platform
 import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from x509_mixin.catalogue import metrics as cat
+from x509_mixin.exporter.certinfo import CertInfo, CrlInfo
 from x509_mixin.exporter.config import MetricsConfig
 from x509_mixin.exporter.exposition import Histogram, escape_label, family_header, go_float
-from x509_mixin.exporter.parsers import CertInfo, CrlInfo, ParseResult
+from x509_mixin.exporter.parsers import BUNDLE, ParseResult
 
 _GO_ARCH = {
     "x86_64": "amd64",
@@ -43,7 +51,7 @@ def build_info_labels() -> dict[str, str]:
         from importlib.metadata import version
 
         ver = version("x509-mixin")
-    except Exception:  # noqa: BLE001
+    except Exception:  # no package metadata (a source checkout)
         ver = "unknown"
     built = os.environ.get("X509_MIXIN_BUILT", "unknown")
     commit = os.environ.get("X509_MIXIN_GIT_COMMIT", "unknown")
@@ -69,46 +77,60 @@ class Place:
 
     @property
     def key(self) -> tuple[str, str, str, str]:
-        return (self.source_name, self.path, self.embedded_kind, self.embedded_key)
+        return self.key_of(self.source_name, self.path, self.embedded_kind, self.embedded_key)
+
+    @staticmethod
+    def key_of(
+        source_name: str, path: str, embedded_kind: str = "", embedded_key: str = ""
+    ) -> tuple[str, str, str, str]:
+        """The registry key of a bundle (without building a Place: the unchanged-file path of a poll)."""
+        return (source_name, path, embedded_kind, embedded_key)
+
+    @property
+    def ref(self) -> str:
+        """Upstream's SourceRef.String(): the place without the source name (fingerprint input)."""
+        ref = f"{self.source_kind}:{self.path}"
+        return f"{ref}#{self.embedded_kind}/{self.embedded_key}" if self.embedded_kind else ref
 
     def describe(self) -> str:
+        """For logs and the status page: a name that is not UTF-8 is shown with U+FFFD."""
+        path = self.path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         if self.embedded_kind:
-            return f"{self.path} ({self.embedded_kind} {self.embedded_key})"
-        return self.path
+            return f"{path} ({self.embedded_kind} {self.embedded_key})"
+        return path
 
 
-class _Cert:
-    __slots__ = ("base", "disc", "lbl", "not_after", "not_before", "kind", "visible")
+def fingerprint(der: bytes, ref: str, index: int) -> bytes:
+    """Upstream's discriminator input: SHA-256 over the DER, the place and the index in the bundle."""
+    h = hashlib.sha256(der)
+    h.update(b"\0" + ref.encode("utf-8", "surrogateescape") + b"\0" + index.to_bytes(4, "big"))
+    return h.digest()
 
-    def __init__(self, base: str, disc: str, info: CertInfo, kind: str):
-        self.base = base  # the full label text with an empty discriminator: escaped once, here
-        self.disc = disc
+
+class _Item:
+    """A certificate or CRL series: its label text (escaped once) and its dates."""
+
+    __slots__ = ("base", "fp", "lbl", "kind", "first", "second", "number")
+
+    def __init__(self, base: str, fp: bytes, kind: str, first: float, second: float, number: float = 0.0):
+        self.base = base  # the full label text with an empty discriminator
+        self.fp = fp
         self.lbl = base
-        self.not_after = info.not_after
-        self.not_before = info.not_before
         self.kind = kind
-        self.visible = True
-
-
-class _Crl:
-    __slots__ = ("lbl", "this_update", "next_update", "number")
-
-    def __init__(self, lbl: str, info: CrlInfo):
-        self.lbl = lbl
-        self.this_update = info.this_update
-        self.next_update = info.next_update
-        self.number = float(int(info.number)) if info.number else 0.0
+        self.first = first  # a certificate's not_after, a CRL's next_update: what expires
+        self.second = second  # a certificate's not_before, a CRL's this_update
+        self.number = number  # a CRL's number
 
 
 @dataclass(slots=True)
 class _Bundle:
     place: Place
     fmt: str
-    certs: list[_Cert]
-    crls: list[_Crl]
+    certs: list[_Item]
+    crls: list[_Item]
     errors: list[str]
     detail: str
-    error_lbl: str  # label text of the x509_cert_error=1 series ("" when no error)
+    error_lbl: str  # label text of the x509_cert_error=1 series ("" without a bad block)
     updated: float = field(default_factory=time.time)
 
 
@@ -122,6 +144,22 @@ class SourceStats:
     parsed: int = 0
     last_poll_seconds: float = 0.0
     last_poll_at: float = 0.0
+    poll_started: float | None = None  # time.monotonic() of the poll running now
+    bound: float = float("inf")  # a poll running longer than this has stalled
+
+    def running_for(self, now: float) -> float:
+        return 0.0 if self.poll_started is None else now - self.poll_started
+
+    def stuck(self, now: float) -> bool:
+        return self.running_for(now) > self.bound
+
+
+STATUS_ROWS = 200  # bundles listed on the status page, failing ones first
+
+
+def error_kind(config_kind: str) -> str:
+    """The source_kind of a source's bundles and errors (x509_source_up carries the config kind)."""
+    return "file" if config_kind == "file" else "kubeconfig"
 
 
 class Registry:
@@ -157,18 +195,25 @@ class Registry:
         self._parse_hist: dict[str, Histogram] = {}
         self._build = build_info_labels()
         self.stats: dict[str, SourceStats] = {}
+        self.clock: Callable[[], float] = time.time  # wall clock of expired/stale and relative values
         self.last_scrape_seconds = 0.0
         self.scrapes = 0
+        self._visible: list[_Item] = []
+        self._crls: list[_Item] = []
         self._static: dict[str, bytes] = {}
-        self._threshold: dict[str, tuple[bytes, float, int]] = {}
-        for kind, name, formats in sources:
-            err_kind = "file" if kind == "file" else "kubeconfig"
+        self._threshold: dict[str, tuple[bytes, float, float]] = {}
+        # Upstream's pre-init (registry.PreInitBundleSource): every bundle reason at 0 for each
+        # source, the collision pair per source kind, and the passphrase counter for every
+        # source as soon as one source reads PKCS#12.
+        pkcs12_in_use = any("pkcs12" in formats for _, _, formats in sources)
+        for kind, name, _ in sources:
+            ek = error_kind(kind)
             self.stats[name] = SourceStats(kind=kind, name=name)
-            for reason in _STATIC_REASONS[err_kind]:
-                self._errors[(err_kind, name, reason)] = 0
-            self._collision.setdefault(err_kind, 0)
-            self._dropped.setdefault(err_kind, 0)
-            if "pkcs12" in formats:
+            for reason in cat.BUNDLE_REASONS:
+                self._errors[(ek, name, reason)] = 0
+            self._collision.setdefault(ek, 0)
+            self._dropped.setdefault(ek, 0)
+            if pkcs12_in_use:
                 self._pkcs12 = self._pkcs12 or {}
                 self._pkcs12[name] = 0
 
@@ -176,30 +221,57 @@ class Registry:
 
     def upsert(self, place: Place, fmt: str, result: ParseResult) -> None:
         loc = self._location_core(place)
-        certs: list[_Cert] = []
-        for i, info in enumerate(result.certs):
-            base = self._finish(loc + self._cert_core(info), "")
-            disc = ""
-            if self._disc_on:
-                h = hashlib.sha256(info.der_digest + b"\0" + "\0".join(place.key).encode() + b"\0" + str(i).encode())
-                disc = h.hexdigest()[: self.m.collision_discriminator_length]
-            certs.append(_Cert(base, disc, info, place.source_kind))
-        crls = [_Crl(self._crl_lbl(loc, c), c) for c in result.crls]
-        error_lbl = ""
-        if result.errors:
-            error_lbl = self._finish(loc + self._empty_cert_core(), "")
-        b = _Bundle(place, fmt, certs, crls, list(result.errors), result.detail if result.errors else "", error_lbl)
+        ref = place.ref
+        certs = [
+            _Item(
+                self._finish(loc + self._cert_core(c)),
+                fingerprint(c.der, ref, c.index),
+                place.source_kind,
+                c.not_after,
+                c.not_before,
+            )
+            for c in result.certs
+        ]
+        crls = [
+            _Item(
+                self._finish(loc + self._crl_core(c)),
+                fingerprint(c.der, ref, c.index),
+                place.source_kind,
+                c.next_update,
+                c.this_update,
+                float(int(c.number)) if c.number else 0.0,
+            )
+            for c in result.crls
+        ]
+        # Upstream reports a bad block beside the others (index >= 0) in x509_cert_error, not a
+        # bundle that could not be read at all (that one only counts in x509_source_errors_total).
+        bad_item = any(e.position != BUNDLE for e in result.errors)
+        error_lbl = self._finish(loc + self._empty_cert_core()) if bad_item else ""
+        reasons = result.reasons
+        b = _Bundle(place, fmt, certs, crls, reasons, result.detail if reasons else "", error_lbl)
         with self._lock:
             is_new = place.key not in self._bundles
             self._bundles[place.key] = b
-            for reason in result.errors:
-                k = (place.source_kind, place.source_name, reason)
-                self._errors[k] = self._errors.get(k, 0) + 1
-                if reason == "bad_passphrase" and fmt == "pkcs12" and self._pkcs12 is not None:
-                    self._pkcs12[place.source_name] = self._pkcs12.get(place.source_name, 0) + 1
+            self._count(b)
             self._gen += 1
             ck = (place.source_kind, place.source_name)
             self._bundle_counts[ck] = self._bundle_counts.get(ck, 0) + (1 if is_new else 0)
+
+    def recount(self, keys: set[tuple]) -> None:
+        """Count the errors of unchanged bundles again (a source that re-reads them on every poll)."""
+        with self._lock:
+            for key in keys:
+                b = self._bundles.get(key)
+                if b is not None:
+                    self._count(b)
+
+    def _count(self, b: _Bundle) -> None:
+        for reason in b.errors:
+            k = (b.place.source_kind, b.place.source_name, reason)
+            self._errors[k] = self._errors.get(k, 0) + 1
+            # routed by the bundle's format, as upstream does
+            if reason == cat.Reason.BAD_PASSPHRASE and b.fmt == "pkcs12" and self._pkcs12 is not None:
+                self._pkcs12[b.place.source_name] = self._pkcs12.get(b.place.source_name, 0) + 1
 
     def delete(self, key: tuple) -> None:
         with self._lock:
@@ -264,97 +336,85 @@ class Registry:
             + "".join(f',subject_{f}=""' for f in self._dn_sub)
         )
 
-    def _crl_lbl(self, loc: str, c: CrlInfo) -> str:
-        core = (
-            loc
-            + f'serial_number="",crl_number="{escape_label(c.number)}"'
+    def _crl_core(self, c: CrlInfo) -> str:
+        return (
+            f'serial_number="",crl_number="{escape_label(c.number)}"'
             + self._dn("issuer", self._dn_iss, c.issuer)
             + "".join(f',subject_{f}=""' for f in self._dn_sub)
         )
-        return self._finish(core, "")
 
-    def _finish(self, core: str, disc: str) -> str:
-        if self._disc_on:
-            return "{" + core + f',discriminator="{disc}"' + "}"
-        return "{" + core + "}"
+    def _finish(self, core: str) -> str:
+        return "{" + core + (',discriminator=""}' if self._disc_on else "}")
 
-    def _with_disc(self, base: str, disc: str) -> str:
-        assert base.endswith(',discriminator=""}')
-        return base[:-2] + disc + '"}'
+    def _with_disc(self, item: _Item) -> str:
+        return item.base[:-2] + item.fp.hex()[: self.m.collision_discriminator_length] + '"}'
 
     # ---- rebuild on change -----------------------------------------------------------
 
-    def _rebuild(self) -> None:
-        groups: dict[tuple[str, str], list[_Cert]] = defaultdict(list)
-        for b in self._bundles.values():
-            for c in b.certs:
-                groups[(c.kind, c.base)].append(c)
-        extra: Counter = Counter()
+    def _resolve(self, items: list[_Item], always: bool, extra: Counter) -> list[_Item]:
+        """The series to show: equal label sets within a source kind collide (upstream's policy)."""
+        groups: dict[tuple[str, str], dict[bytes, _Item]] = defaultdict(dict)
+        for it in items:
+            groups[(it.kind, it.base)].setdefault(it.fp, it)  # one place seen by two sources: one series
         mode = self.m.collision_discriminator
-        visible: list[_Cert] = []
-        for (kind, _), members in groups.items():
-            collided = len(members) > 1
-            if collided:
+        shown: list[_Item] = []
+        for (kind, _), by_fp in groups.items():
+            members = list(by_fp.values())
+            if len(members) > 1:
                 extra[kind] += len(members) - 1
-            if collided and mode == "never":
-                best = min(members, key=lambda c: c.not_after)
-                for c in members:
-                    c.visible = c is best
-                    c.lbl = c.base
-                visible.append(best)
-                continue
-            use = mode == "always" or (collided and mode == "auto")
-            for c in members:
-                c.visible = True
-                c.lbl = self._with_disc(c.base, c.disc) if use else c.base
-                visible.append(c)
-        visible.sort(key=lambda c: c.lbl)
-        self._visible = visible
-        self._collision_extra = extra
-        crls = sorted((c for b in self._bundles.values() for c in b.crls), key=lambda c: c.lbl)
-        self._crls = crls
-        errs = sorted(b.error_lbl for b in self._bundles.values() if b.error_lbl)
+                if mode == "never":
+                    best = min(members, key=lambda c: c.first)  # the one that expires first
+                    best.lbl = best.base
+                    shown.append(best)
+                    continue
+            use = always or len(members) > 1
+            for it in members:
+                it.lbl = self._with_disc(it) if use else it.base
+                shown.append(it)
+        shown.sort(key=lambda c: c.lbl)
+        return shown
+
+    def _rebuild(self) -> None:
+        extra: Counter = Counter()
+        always = self.m.collision_discriminator == "always"
+        visible = self._resolve([c for b in self._bundles.values() for c in b.certs], always, extra)
+        # upstream leaves a CRL's discriminator empty unless CRLs collide
+        crls = self._resolve([c for b in self._bundles.values() for c in b.crls], False, extra)
+        self._visible, self._crls, self._collision_extra = visible, crls, extra
+        errs = sorted({b.error_lbl for b in self._bundles.values() if b.error_lbl})
         static: dict[str, bytes] = {}
         if visible:
-            static["x509_cert_not_after"] = "".join(
-                f"x509_cert_not_after{c.lbl} {go_float(c.not_after)}\n" for c in visible
-            ).encode()
+            static["x509_cert_not_after"] = _lines("x509_cert_not_after", visible, lambda c: c.first)
             if self.m.expose_not_before:
-                static["x509_cert_not_before"] = "".join(
-                    f"x509_cert_not_before{c.lbl} {go_float(c.not_before)}\n" for c in visible
-                ).encode()
+                static["x509_cert_not_before"] = _lines("x509_cert_not_before", visible, lambda c: c.second)
         if self.m.expose_per_cert_error and (visible or errs):
             lines = [f"x509_cert_error{c.lbl} 0\n" for c in visible] + [f"x509_cert_error{e} 1\n" for e in errs]
             lines.sort()
             static["x509_cert_error"] = "".join(lines).encode()
         if crls:
-            static["x509_crl_next_update"] = "".join(
-                f"x509_crl_next_update{c.lbl} {go_float(c.next_update)}\n" for c in crls
-            ).encode()
-            static["x509_crl_this_update"] = "".join(
-                f"x509_crl_this_update{c.lbl} {go_float(c.this_update)}\n" for c in crls
-            ).encode()
-            static["x509_crl_number"] = "".join(f"x509_crl_number{c.lbl} {go_float(c.number)}\n" for c in crls).encode()
+            static["x509_crl_next_update"] = _lines("x509_crl_next_update", crls, lambda c: c.first)
+            static["x509_crl_this_update"] = _lines("x509_crl_this_update", crls, lambda c: c.second)
+            static["x509_crl_number"] = _lines("x509_crl_number", crls, lambda c: c.number)
         self._static = static
         self._threshold = {}
         self._built_gen = self._gen
 
-    def _threshold_block(self, name: str, items: list, attr: str, now: float) -> bytes:
+    def _threshold_block(self, name: str, items: list[_Item], now: float) -> bytes:
+        """1 for the items whose date is past, 0 for the others; cached while no date is crossed either way."""
         cached = self._threshold.get(name)
-        if cached is not None and now < cached[1]:
+        if cached is not None and cached[1] < now <= cached[2]:
             return cached[0]
-        nxt = float("inf")
+        past, ahead = float("-inf"), float("inf")
         out = []
         for c in items:
-            t = getattr(c, attr)
-            if now > t:
+            if now > c.first:
                 out.append(f"{name}{c.lbl} 1\n")
+                past = max(past, c.first)
             else:
                 out.append(f"{name}{c.lbl} 0\n")
-                nxt = min(nxt, t)
+                ahead = min(ahead, c.first)
         block = "".join(out).encode()
-        # valid while now <= nxt (a value flips once now > nxt)
-        self._threshold[name] = (block, nxt if nxt != float("inf") else float("inf"), self._gen)
+        self._threshold[name] = (block, past, ahead)
         return block
 
     # ---- scrape -------------------------------------------------------------------------
@@ -365,31 +425,27 @@ class Registry:
         with self._lock:
             if self._built_gen != self._gen:
                 self._rebuild()
-            now = time.time()
-            fams: dict[str, list[bytes]] = {}
-            for name, block in self._static.items():
-                fams[name] = [block]
+            now = self.clock()
+            fams: dict[str, list[bytes]] = {name: [block] for name, block in self._static.items()}
             if self._visible and self.m.expose_expired:
-                fams["x509_cert_expired"] = [
-                    self._threshold_block("x509_cert_expired", self._visible, "not_after", now)
-                ]
+                fams["x509_cert_expired"] = [self._threshold_block("x509_cert_expired", self._visible, now)]
             if self._crls and self.m.expose_expired:
-                fams["x509_crl_stale"] = [self._threshold_block("x509_crl_stale", self._crls, "next_update", now)]
+                fams["x509_crl_stale"] = [self._threshold_block("x509_crl_stale", self._crls, now)]
             if self.m.expose_relative:
                 if self._visible:
-                    fams["x509_cert_expires_in_seconds"] = _value_block(
-                        "x509_cert_expires_in_seconds", self._visible, lambda c: c.not_after - now
-                    )
-                    fams["x509_cert_valid_since_seconds"] = _value_block(
-                        "x509_cert_valid_since_seconds", self._visible, lambda c: now - c.not_before
-                    )
+                    fams["x509_cert_expires_in_seconds"] = [
+                        _lines("x509_cert_expires_in_seconds", self._visible, lambda c: c.first - now)
+                    ]
+                    fams["x509_cert_valid_since_seconds"] = [
+                        _lines("x509_cert_valid_since_seconds", self._visible, lambda c: now - c.second)
+                    ]
                 if self._crls:
-                    fams["x509_crl_stale_in_seconds"] = _value_block(
-                        "x509_crl_stale_in_seconds", self._crls, lambda c: c.next_update - now
-                    )
-                    fams["x509_crl_fresh_since_seconds"] = _value_block(
-                        "x509_crl_fresh_since_seconds", self._crls, lambda c: now - c.this_update
-                    )
+                    fams["x509_crl_stale_in_seconds"] = [
+                        _lines("x509_crl_stale_in_seconds", self._crls, lambda c: c.first - now)
+                    ]
+                    fams["x509_crl_fresh_since_seconds"] = [
+                        _lines("x509_crl_fresh_since_seconds", self._crls, lambda c: now - c.second)
+                    ]
             # collisions tick once per scrape while they last
             for kind, n in self._collision_extra.items():
                 self._collision[kind] = self._collision.get(kind, 0) + n
@@ -408,6 +464,15 @@ class Registry:
             out.extend(fams[name])
         return out
 
+    def up_values(self) -> dict[tuple[str, str], int]:
+        """x509_source_up: absent until the first poll ends, 0 after a failed poll or while one has stalled."""
+        now = time.monotonic()
+        up = dict(self._up)
+        for s in self.stats.values():
+            if s.stuck(now):
+                up[(s.kind, s.name)] = 0
+        return up
+
     def _self_metrics(self, fams: dict[str, list[bytes]]) -> None:
         def lines(name: str, rows: dict, labels: tuple[str, ...]) -> None:
             if not rows:
@@ -419,7 +484,7 @@ class Registry:
                 txt.append(f"{name}{{{lbl}}} {go_float(rows[key])}\n")
             fams[name] = ["".join(txt).encode()]
 
-        lines("x509_source_up", self._up, cat.SOURCE_LABELS)
+        lines("x509_source_up", self.up_values(), cat.SOURCE_LABELS)
         lines("x509_source_bundles", self._bundle_counts, cat.SOURCE_LABELS)
         lines("x509_source_errors_total", self._errors, cat.SOURCE_LABELS + ("reason",))
         if self._pkcs12 is not None:
@@ -440,41 +505,67 @@ class Registry:
     # ---- status page data ---------------------------------------------------------------
 
     def snapshot(self) -> dict:
+        """What the status page shows: per-source summaries and at most STATUS_ROWS bundles, failing first."""
         with self._lock:
             if self._built_gen != self._gen:
                 self._rebuild()
-            bundles = [
-                {
-                    "source": b.place.source_name,
-                    "kind": b.place.source_kind,
-                    "place": b.place.describe(),
-                    "format": b.fmt,
-                    "certificates": len(b.certs),
-                    "crls": len(b.crls),
-                    "errors": list(b.errors),
-                    "detail": b.detail,
-                    "updated": b.updated,
-                }
-                for b in sorted(self._bundles.values(), key=lambda b: b.place.key)
-            ]
-            by_format = Counter(b.fmt for b in self._bundles.values())
-            return {
-                "sources": [
+            now = time.monotonic()
+            up = self.up_values()
+            per_source: dict[str, Counter] = defaultdict(Counter)
+            failing: list[_Bundle] = []
+            fine: list[_Bundle] = []
+            for b in self._bundles.values():
+                c = per_source[b.place.source_name]
+                c["bundles"] += 1
+                c["certificates"] += len(b.certs)
+                c["crls"] += len(b.crls)
+                if b.errors:
+                    c["failing"] += 1
+                    failing.append(b)
+                else:
+                    fine.append(b)
+            shown = heapq.nsmallest(STATUS_ROWS, failing, key=lambda b: b.place.key)
+            shown += heapq.nsmallest(STATUS_ROWS - len(shown), fine, key=lambda b: b.place.key)
+            sources = []
+            for s in self.stats.values():
+                c = per_source.get(s.name, Counter())
+                sources.append(
                     vars(s).copy()
                     | {
-                        "up": self._up.get((s.kind, s.name)),
-                        "bundles": self._bundle_counts.get(("file" if s.kind == "file" else "kubeconfig", s.name), 0),
+                        "up": up.get((s.kind, s.name)),
+                        "stuck": s.stuck(now),
+                        "running_for": s.running_for(now),
+                        "bundles": c["bundles"],
+                        "certificates": c["certificates"],
+                        "crls": c["crls"],
+                        "failing": c["failing"],
                     }
-                    for s in self.stats.values()
+                )
+            return {
+                "sources": sources,
+                "bundles": [
+                    {
+                        "source": b.place.source_name,
+                        "kind": b.place.source_kind,
+                        "place": b.place.describe(),
+                        "format": b.fmt,
+                        "certificates": len(b.certs),
+                        "crls": len(b.crls),
+                        "errors": list(b.errors),
+                        "detail": b.detail,
+                        "updated": b.updated,
+                    }
+                    for b in shown
                 ],
-                "bundles": bundles,
+                "bundles_total": len(self._bundles),
+                "failing_total": len(failing),
                 "errors": {k: v for k, v in sorted(self._errors.items()) if v},
                 "cache": {
                     "bundles": len(self._bundles),
-                    "certificates": sum(len(b.certs) for b in self._bundles.values()),
+                    "certificates": sum(c["certificates"] for c in per_source.values()),
                     "visible_series": len(self._visible),
                     "crls": len(self._crls),
-                    "by_format": dict(by_format),
+                    "by_format": dict(Counter(b.fmt for b in self._bundles.values())),
                     "last_scrape_seconds": self.last_scrape_seconds,
                     "scrapes": self.scrapes,
                     "generation": self._gen,
@@ -482,32 +573,6 @@ class Registry:
                 },
                 "panics": dict(self._panics),
             }
-
-
-_FILE_REASONS = (
-    "bad_pem",
-    "bad_crl",
-    "bad_der",
-    "bad_pkcs12",
-    "bad_passphrase",
-    "no_certificate_found",
-    "read_failed",
-    "permission_denied",
-    "not_found",
-    "broken_symlink",
-    "out_of_scope_symlink",
-    "walk_error",
-)
-_KUBECONFIG_REASONS = (
-    "bad_pem",
-    "no_certificate_found",
-    "read_failed",
-    "permission_denied",
-    "not_found",
-    "decode_failed",
-)
-_STATIC_REASONS = {"file": _FILE_REASONS, "kubeconfig": _KUBECONFIG_REASONS}
-assert all(r in cat.BUNDLE_REASONS for r in _FILE_REASONS + _KUBECONFIG_REASONS)
 
 
 def _trim_path(p: str, n: int) -> str:
@@ -521,6 +586,6 @@ def _trim_path(p: str, n: int) -> str:
     return "/" + res if absolute else res
 
 
-def _value_block(name: str, items, value) -> list[bytes]:
-    """One family's sample lines: the label text is pre-rendered, only the value is computed."""
-    return ["".join(f"{name}{c.lbl} {go_float(value(c))}\n" for c in items).encode()]
+def _lines(name: str, items: list[_Item], value: Callable[[_Item], float]) -> bytes:
+    """One family's sample lines: the label text is pre-rendered, only the value is formatted."""
+    return "".join(f"{name}{c.lbl} {go_float(value(c))}\n" for c in items).encode()

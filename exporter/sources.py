@@ -1,18 +1,22 @@
-"""Sources: walk file globs (kind `file`) or kubeconfig files (kind `kubeconfig`), parse, feed the registry.
+"""File sources: list the configured globs, parse what changed, feed the registry.
 
-One poll lists the configured globs, checks each path (symlinks, scope, permissions, size),
-skips a path whose `(mtime, size, inode)` is unchanged (of the path itself and, for a
-symlink, of the file it leads to, so an atomic swap of a link or of a parent `..data` link
-is seen), parses the rest and removes the bundles of paths that went away.
+One poll walks the globs (exporter/walk.py), skips a file whose change signature is unchanged
+(`cache.filePoll.skipUnchanged`: `(mtime, size, inode)` of the path and, for a symlink, of
+the file it leads to, plus the PKCS#12 passphrase), reads and parses the others, and removes
+the bundles of paths that went away; what was under a directory that could not be listed is
+kept. A walk or read error is counted on every poll, a parse error once per change of the file
+(as upstream does). Every entry is handled on its own: whatever goes wrong with one costs
+that bundle only.
+
+A poll runs in the source's thread, checks the stop event between files, and records when it
+started: one still running `bound` seconds later has stalled, and the registry, `/readyz` and
+the status page say so while it lasts.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import errno
-import fnmatch
-import glob
+import hashlib
 import logging
 import os
 import stat
@@ -20,61 +24,85 @@ import threading
 import time
 from collections.abc import Callable
 
-import yaml
-
+from x509_mixin.catalogue.metrics import Reason
 from x509_mixin.exporter import parsers
 from x509_mixin.exporter.config import Config, SourceConfig
 from x509_mixin.exporter.memory import release_memory
-from x509_mixin.exporter.registry import Place, Registry
+from x509_mixin.exporter.registry import Place, Registry, error_kind
+from x509_mixin.exporter.walk import Entry, Walker, WalkError
 
 log = logging.getLogger("x509_mixin.exporter")
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # a larger file is refused with reason read_failed
+STALL_GRACE = 60.0  # a poll still running one refresh interval plus this has stalled
 
 
-class _Skip(Exception):
-    """The path is not a certificate candidate (e.g. a directory matched by a glob)."""
-
-
-class _Fault(Exception):
+class ReadFault(Exception):
     def __init__(self, reason: str, detail: str):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
 
 
-def _classify(e: OSError) -> str:
-    if isinstance(e, FileNotFoundError):
-        return "not_found"
-    if isinstance(e, PermissionError):
-        return "permission_denied"
-    if e.errno == errno.ELOOP:
-        return "broken_symlink"
-    return "read_failed"
-
-
 def _read(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read(MAX_FILE_BYTES + 1)
+    """At most MAX_FILE_BYTES + 1 bytes of a regular file; never blocks on a FIFO swapped in."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        chunks, size = [], 0
+        ask = min(st.st_size, MAX_FILE_BYTES) + 1  # the whole file in one read, unless it grew
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, ask)
+            chunks.append(chunk)
+            size += len(chunk)
+            if len(chunk) < ask:  # a short read of a regular file: its end
+                break
+            ask = 65536
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def read_reason(e: OSError) -> str:
+    """Upstream's classifyReadError."""
+    if isinstance(e, FileNotFoundError):
+        return Reason.NOT_FOUND
+    if isinstance(e, PermissionError):
+        return Reason.PERMISSION_DENIED
+    return Reason.READ_FAILED
 
 
 class Source:
     config_kind = "file"
-    error_kind = "file"
 
     def __init__(self, scfg: SourceConfig, cfg: Config, registry: Registry):
         self.cfg = scfg
         self.name = scfg.name
+        self.kind = error_kind(self.config_kind)
         self.registry = registry
         self.interval = cfg.interval(scfg)
         self.skip_unchanged = cfg.cache.skip_unchanged
-        self._cache: dict[str, tuple] = {}
+        self.stop = threading.Event()
+        self.walker = Walker(
+            scfg.paths,
+            scfg.exclude_paths,
+            scfg.follow_symlinks,
+            scfg.follow_symlink_dirs,
+            [(m.from_, m.to) for m in scfg.path_mappings],
+            self.stop,
+        )
+        self._cache: dict[str, tuple] = {}  # path -> change signature of its last parse
         self.read: Callable[[str], bytes] = _read  # replaceable in tests (fault injection)
         self.stats = registry.stats.get(self.name)
+        if self.stats is not None:
+            self.stats.bound = self.interval + STALL_GRACE
 
     # ---- the loop ----------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
+        self.stop = self.walker.stop = stop
         first = True
         while not stop.is_set():
             self.poll_once()
@@ -86,354 +114,131 @@ class Source:
 
     def poll_once(self) -> None:
         t0 = time.perf_counter()
+        if self.stats is not None:
+            self.stats.poll_started = time.monotonic()
         try:
             self.poll()
             ok = True
-        except Exception:  # noqa: BLE001 - a source never takes the exporter down
+        except Exception:  # a source never takes the exporter down
             log.exception("source %s: poll failed", self.name)
             self.registry.mark_panic(f"source/{self.name}")
             ok = False
+        finally:
+            if self.stats is not None:
+                self.stats.poll_started = None
+        if self.stop.is_set():
+            return  # an interrupted poll says nothing about the source
         self.registry.mark_up(self.config_kind, self.name, ok)
         if self.stats is not None:
             self.stats.polls += 1
             self.stats.last_poll_seconds = time.perf_counter() - t0
             self.stats.last_poll_at = time.time()
 
-    # ---- listing ----------------------------------------------------------------------
+    # ---- one poll ------------------------------------------------------------------------
 
-    def _excluded(self, path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, ex) for ex in self.cfg.exclude_paths)
-
-    def candidates(self):
-        """(path, literal) for every path the globs name, each once."""
-        seen: set[str] = set()
-        for pattern in self.cfg.paths:
-            literal = not glob.has_magic(pattern)
-            found = [pattern] if literal else sorted(glob.glob(pattern, recursive=True))
-            for p in found:
-                if p in seen or self._excluded(p):
-                    continue
-                seen.add(p)
-                yield p, literal
-
-    def _fault(self, place: Place, fmt: str, reason: str, detail: str) -> None:
+    def fault(self, place: Place, reason: str, detail: str, fmt: str = "pem") -> None:
         log.warning("source %s: %s: %s (%s)", self.name, place.describe(), detail, reason)
-        self.registry.upsert(place, fmt, parsers.ParseResult(errors=[reason], detail=detail))
+        self.registry.upsert(place, fmt, parsers.failed(reason, detail))
 
-    def _inspect(self, path: str, literal: bool) -> tuple[str, tuple]:
-        """(path to read, change signature); raises _Skip or _Fault."""
-        try:
-            lst = os.lstat(path)
-        except OSError as e:
-            raise _Fault(
-                _classify(e), "file not found" if isinstance(e, FileNotFoundError) else f"cannot stat: {e.strerror}"
-            ) from None
-        sig: tuple = (lst.st_mtime_ns, lst.st_size, lst.st_ino)
-        mode = lst.st_mode
-        read_path = path
-        if stat.S_ISLNK(mode):
-            if not self.cfg.follow_symlinks:
-                raise _Skip()
-            target = os.readlink(path)
-            if os.path.isabs(target):
-                target = self._translate(target)
-            else:
-                target = os.path.join(os.path.dirname(path), target)
-            target = os.path.normpath(target)
-            if self.cfg.path_mappings and not self._in_scope(target):
-                raise _Fault("out_of_scope_symlink", "symlink target is outside every configured pathMappings scope")
+    def poll(self) -> None:
+        live: set[tuple] = set()
+        creds = Passphrases(self.cfg) if "pkcs12" in self.cfg.formats else None
+        token = creds.token if creds else ()
+        skipped = 0
+        for item in self.walker.walk():
+            if self.stop.is_set():
+                return  # shutting down: keep everything as it is
+            live.add(Place.key_of(self.name, item.path))
+            sig = item.sig + token if isinstance(item, Entry) else None
+            if self.skip_unchanged and sig is not None and self._cache.get(item.path) == sig:
+                skipped += 1
+                continue
+            place = Place(self.kind, self.name, item.path)
+            self._cache.pop(item.path, None)
             try:
-                st = os.stat(target)
-            except OSError as e:
-                if e.errno == errno.ELOOP:
-                    raise _Fault("broken_symlink", "symlink loop") from None
-                if isinstance(e, FileNotFoundError):
-                    raise _Fault("broken_symlink", "symlink target does not exist") from None
-                raise _Fault(_classify(e), f"cannot stat symlink target: {e.strerror}") from None
-            if stat.S_ISDIR(st.st_mode):
-                raise _Skip()  # a symlink to a directory is never read as a file
-            sig += (st.st_mtime_ns, st.st_size, st.st_ino)
-            mode, size, read_path = st.st_mode, st.st_size, target
-        else:
-            size = lst.st_size
-        if stat.S_ISDIR(mode):
-            if literal:
-                raise _Fault("read_failed", "is a directory, a file was expected")
-            raise _Skip()
-        if not stat.S_ISREG(mode):
-            if literal:
-                raise _Fault("read_failed", "not a regular file")
-            raise _Skip()
-        if size > MAX_FILE_BYTES:
-            raise _Fault("read_failed", f"file larger than the {MAX_FILE_BYTES} bytes cap")
-        return read_path, sig
+                self._handle(place, item, creds, sig)
+            except Exception as e:  # one bad entry costs its own bundle, never the poll
+                log.exception("source %s: %s: unexpected error", self.name, place.describe())
+                self.registry.mark_panic(f"source/{self.name}")
+                self.fault(place, Reason.READ_FAILED, f"internal error while reading ({type(e).__name__})")
+        if self.stats is not None:
+            self.stats.skipped_unchanged += skipped
+        self.drop_missing(live)
 
-    def _translate(self, target: str) -> str:
-        best = None
-        for m in self.cfg.path_mappings:
-            frm = m.from_.rstrip("/")
-            if frm and (target == frm or target.startswith(frm + "/")):
-                if best is None or len(frm) > len(best.from_.rstrip("/")):
-                    best = m
-        if best is None:
-            return target
-        return best.to.rstrip("/") + target[len(best.from_.rstrip("/")) :]
+    def drop_missing(self, live: set[tuple]) -> None:
+        """Remove the bundles not seen, except those under a directory that could not be listed."""
+        blind = [d.rstrip("/") + "/" for d in self.walker.unreadable]
+        for key in self.registry.keys_of(self.name) - live:
+            if any(key[1].startswith(d) for d in blind):
+                continue
+            self.registry.delete(key)
+            self._cache.pop(key[1], None)
 
-    def _in_scope(self, p: str) -> bool:
-        for m in self.cfg.path_mappings:
-            to = m.to.rstrip("/")
-            if to and (p == to or p.startswith(to + "/")):
-                return True
-        return False
-
-    def _load(self, read_path: str) -> bytes:
+    def _handle(self, place: Place, item: Entry | WalkError, creds: Passphrases | None, sig: tuple | None) -> None:
+        """Read and parse one entry (or record its walk error); its cache entry is already gone."""
+        if isinstance(item, WalkError):
+            self.fault(place, item.reason, item.detail)
+            return
         try:
-            data = self.read(read_path)
+            data = self.load(item.read_path, item.size)
+        except ReadFault as f:
+            self.fault(place, f.reason, f.detail)
+            return
+        fmt, result, timings = parsers.parse_formats(self.cfg.formats, data, creds.candidates if creds else ())
+        for tried, seconds in timings:
+            self.registry.observe_parse(tried, seconds)
+        if fmt == "pkcs12" and creds is not None and creds.note and result.fatal:
+            result.detail = creds.note
+        if result.errors:
+            log.warning("source %s: %s: %s (%s)", self.name, place.describe(), result.detail, ",".join(result.reasons))
+        self.registry.upsert(place, fmt, result)
+        if sig is not None:
+            self._cache[item.path] = sig
+        if self.stats is not None:
+            self.stats.parsed += 1
+
+    def load(self, path: str, size: int = 0) -> bytes:
+        if size > MAX_FILE_BYTES:
+            raise ReadFault(Reason.READ_FAILED, f"file larger than the {MAX_FILE_BYTES} bytes cap")
+        try:
+            data = self.read(path)
         except OSError as e:
-            if isinstance(e, IsADirectoryError):
-                raise _Fault("read_failed", "is a directory, a file was expected") from None
-            raise _Fault(
-                _classify(e),
+            raise ReadFault(
+                read_reason(e),
                 "file vanished before it could be read"
                 if isinstance(e, FileNotFoundError)
                 else f"cannot read: {e.strerror}",
             ) from None
         if len(data) > MAX_FILE_BYTES:
-            raise _Fault("read_failed", f"file larger than the {MAX_FILE_BYTES} bytes cap")
+            raise ReadFault(Reason.READ_FAILED, f"file larger than the {MAX_FILE_BYTES} bytes cap")
         return data
 
-    # ---- one poll ------------------------------------------------------------------------
 
-    def poll(self) -> None:
-        live: set[tuple] = set()
-        fmt0 = self.cfg.formats[0]
-        todo: list[tuple[Place, str, tuple]] = []  # (place, path to read, signature)
-        for path, literal in self.candidates():
-            place = Place(self.error_kind, self.name, path)
-            try:
-                read_path, sig = self._inspect(path, literal)
-            except _Skip:
-                continue
-            except _Fault as f:
-                live.add(place.key)
-                self._cache.pop(path, None)
-                self._fault(place, fmt0, f.reason, f.detail)
-                continue
-            live.add(place.key)
-            if self.skip_unchanged and self._cache.get(path) == sig:
-                if self.stats is not None:
-                    self.stats.skipped_unchanged += 1
-                continue
-            todo.append((place, read_path, sig))
-        passphrases, note = self._passphrases() if "pkcs12" in self.cfg.formats else ([None], "")
-        jobs = [(rp, self.cfg.formats, passphrases, note) for _, rp, _ in todo]
-        if len(jobs) >= self.parallel_threshold and self.read is _read and (os.cpu_count() or 1) > 1:
-            outcomes = self._parallel(jobs)
-        else:
-            outcomes = (read_and_parse(*job, reader=self.read) for job in jobs)
-        for (place, _, sig), (kind, a, b, timings) in zip(todo, outcomes, strict=True):
-            for fmt, seconds in timings:
-                self.registry.observe_parse(fmt, seconds)
-            if kind == "fault":
-                self._cache.pop(place.path, None)
-                self._fault(place, fmt0, a, b)
-                continue
-            if b.errors:
-                log.warning("source %s: %s: %s (%s)", self.name, place.path, b.detail, ",".join(b.errors))
-            self.registry.upsert(place, a, b)
-            self._cache[place.path] = sig
-            if self.stats is not None:
-                self.stats.parsed += 1
-        for key in self.registry.keys_of(self.name) - live:
-            self.registry.delete(key)
-            self._cache.pop(key[1], None)
+class Passphrases:
+    """The PKCS#12 passphrases to try, as upstream builds them, read afresh on every poll.
 
-    # Many files to parse at once (a first sync of a big tree): read and parse them in worker
-    # processes (forked, so nothing is re-imported) while this thread feeds the registry.
-    parallel_threshold = 2000
+    The configured passphrase (or the passphraseFile's content without its line break), then
+    the empty one when `tryEmptyPassphrase` (on by default once a `pkcs12` block is given).
+    `token` changes whenever they do, so fixing a passphraseFile re-reads the keystores.
+    """
 
-    def _parallel(self, jobs):
-        import multiprocessing
-
-        workers = min(os.cpu_count() or 1, 4)
-        try:
-            pool = multiprocessing.get_context("fork").Pool(workers)
-        except (OSError, ValueError):
-            yield from (read_and_parse(*job) for job in jobs)
-            return
-        try:
-            yield from pool.imap(_job, jobs, chunksize=128)
-        finally:
-            pool.terminate()
-            pool.join()
-
-    def _passphrases(self) -> tuple[list[bytes | None], str]:
-        p = self.cfg.pkcs12
-        out: list[bytes | None] = []
-        note = ""
+    def __init__(self, scfg: SourceConfig):
+        p = scfg.pkcs12
+        self.note = ""
+        configured: bytes | None = None
         if p.passphrase is not None:
-            out.append(p.passphrase.encode())
+            configured = p.passphrase.encode()
         elif p.passphrase_file is not None:
             try:
                 with open(p.passphrase_file, "rb") as fh:
-                    out.append(fh.read().rstrip(b"\r\n"))
+                    configured = fh.read(65536).rstrip(b"\r\n")  # bounded: a device never hangs a poll
             except OSError as e:
-                note = f"cannot read pkcs12.passphraseFile {p.passphrase_file}: {e.strerror}"
-        if p.try_empty_passphrase:
-            out += [b"", None]
-        if not out and not note:
-            out = [None]
-        return out, note
-
-
-def _job(job):
-    return read_and_parse(*job)
-
-
-def read_and_parse(
-    read_path: str, formats: tuple[str, ...], passphrases: list, note: str, reader: Callable[[str], bytes] = _read
-):
-    """("fault", reason, detail, timings) or ("ok", format, ParseResult, timings); never raises."""
-    try:
-        data = reader(read_path)
-    except OSError as e:
-        if isinstance(e, IsADirectoryError):
-            return "fault", "read_failed", "is a directory, a file was expected", []
-        return (
-            "fault",
-            _classify(e),
-            "file vanished before it could be read"
-            if isinstance(e, FileNotFoundError)
-            else f"cannot read: {e.strerror}",
-            [],
-        )
-    if len(data) > MAX_FILE_BYTES:
-        return "fault", "read_failed", f"file larger than the {MAX_FILE_BYTES} bytes cap", []
-    timings: list[tuple[str, float]] = []
-    tried: list[tuple[str, parsers.ParseResult]] = []
-    for fmt in formats:
-        t0 = time.perf_counter()
-        if fmt == "pem":
-            r = parsers.parse_pem(data)
-        elif fmt == "der":
-            r = parsers.parse_der(data)
-        else:
-            r = parsers.parse_pkcs12(data, passphrases)
-            if note and r.errors:
-                r.detail = note
-        timings.append((fmt, time.perf_counter() - t0))
-        if not r.fatal:
-            return "ok", fmt, r, timings
-        tried.append((fmt, r))
-    chosen = tried[0]
-    if len(tried) > 1 and not (parsers.looks_like_pem(data) and tried[0][0] == "pem"):
-        chosen = next((t for t in tried if t[0] != "pem"), tried[0])
-    return "ok", chosen[0], chosen[1], timings
-
-
-class KubeconfigSource(Source):
-    config_kind = "kubeconfig"
-    error_kind = "kubeconfig"
-
-    def poll(self) -> None:
-        live: set[tuple] = set()
-        for path, literal in self.candidates():
-            file_place = Place(self.error_kind, self.name, path)
-            try:
-                read_path, sig = self._inspect(path, literal)
-            except _Skip:
-                continue
-            except _Fault as f:
-                live.add(file_place.key)
-                self._cache.pop(path, None)
-                self._fault(file_place, "pem", f.reason, f.detail)
-                continue
-            cached = self._cache.get(path)
-            if (
-                self.skip_unchanged
-                and cached is not None
-                and cached[0] == sig
-                and all(self._sig(p) == s for p, s in cached[2].items())
-            ):
-                live |= cached[1]
-                if self.stats is not None:
-                    self.stats.skipped_unchanged += 1
-                continue
-            try:
-                data = self._load(read_path)
-                doc = yaml.safe_load(data)
-                if not isinstance(doc, dict):
-                    raise _Fault("decode_failed", "not a kubeconfig YAML document")
-            except yaml.YAMLError:
-                live.add(file_place.key)
-                self._cache.pop(path, None)
-                self._fault(file_place, "pem", "decode_failed", "not valid YAML")
-                continue
-            except _Fault as f:
-                live.add(file_place.key)
-                self._cache.pop(path, None)
-                self._fault(file_place, "pem", f.reason, f.detail)
-                continue
-            keys: set[tuple] = set()
-            refs: dict[str, tuple | None] = {}
-            for section, kind, data_key, path_key in (
-                ("clusters", "cluster", "certificate-authority-data", "certificate-authority"),
-                ("users", "user", "client-certificate-data", "client-certificate"),
-            ):
-                for entry in doc.get(section) or []:
-                    if not isinstance(entry, dict):
-                        continue
-                    body = entry.get(kind) or {}
-                    if not isinstance(body, dict):
-                        continue
-                    place = Place(self.error_kind, self.name, path, kind, str(entry.get("name", "")))
-                    b64, ref = body.get(data_key), body.get(path_key)
-                    if b64:
-                        try:
-                            pem = base64.b64decode(str(b64), validate=True)
-                        except (binascii.Error, ValueError):
-                            self._fault(place, "pem", "decode_failed", f"{data_key} is not valid base64")
-                            keys.add(place.key)
-                            continue
-                    elif ref:
-                        ref_path = ref if os.path.isabs(ref) else os.path.join(os.path.dirname(path), ref)
-                        refs[ref_path] = self._sig(ref_path)
-                        try:
-                            pem = self._load(ref_path)
-                        except _Fault as f:
-                            self._fault(place, "pem", f.reason, f"{path_key} {ref_path}: {f.detail}")
-                            keys.add(place.key)
-                            continue
-                    else:
-                        continue
-                    t0 = time.perf_counter()
-                    r = parsers.parse_pem(pem)
-                    self.registry.observe_parse("pem", time.perf_counter() - t0)
-                    if r.errors:
-                        log.warning("source %s: %s: %s (%s)", self.name, place.describe(), r.detail, ",".join(r.errors))
-                    self.registry.upsert(place, "pem", r)
-                    keys.add(place.key)
-            if not keys:
-                r = parsers.ParseResult(errors=["no_certificate_found"], detail="kubeconfig without certificates")
-                self.registry.upsert(file_place, "pem", r)
-                keys.add(file_place.key)
-            live |= keys
-            self._cache[path] = (sig, keys, refs)
-            if self.stats is not None:
-                self.stats.parsed += 1
-        for key in self.registry.keys_of(self.name) - live:
-            self.registry.delete(key)
-        for path in [p for p in self._cache if not any(k[1] == p for k in live)]:
-            self._cache.pop(path, None)
-
-    @staticmethod
-    def _sig(path: str) -> tuple | None:
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-def make_source(scfg: SourceConfig, cfg: Config, registry: Registry) -> Source:
-    return (KubeconfigSource if scfg.kind == "kubeconfig" else Source)(scfg, cfg, registry)
+                self.note = f"cannot read pkcs12.passphraseFile {p.passphrase_file}: {e.strerror}"
+        tries: list[bytes | None] = []
+        if configured:
+            tries.append(configured)
+        if not configured and not self.note or p.try_empty_passphrase:
+            tries += [b"", None]  # OpenSSL tells an empty passphrase from none
+        self.candidates = tries
+        digest = hashlib.sha256(b"\0".join(t or b"" for t in tries) + self.note.encode()).digest()
+        self.token: tuple = (digest,)

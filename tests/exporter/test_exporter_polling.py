@@ -95,26 +95,3 @@ def test_refresh_interval_polls_in_background(tmp_path, exporter, ca):
         time.sleep(0.05)
     assert [x.labels["subject_CN"] for x in run.samples("x509_cert_not_after")] == ["late"]
     assert series(run.samples("x509_source_up"))[0].value == 1
-
-
-def test_parallel_first_sync_matches_serial(tmp_path, exporter, ca):
-    """Big first syncs parse in forked workers: same series, same reasons as the serial path."""
-    from x509_mixin.exporter.sources import Source
-
-    for i in range(6):
-        (tmp_path / f"c{i}.pem").write_bytes(make_cert(f"c{i}", issuer=ca).pem)
-    (tmp_path / "bad.pem").write_bytes(b"garbage")
-    (tmp_path / "empty.pem").write_bytes(b"")
-    texts = []
-    for threshold in (10**9, 1):
-        Source.parallel_threshold = threshold
-        try:
-            run = exporter({"sources": [file_source(tmp_path / "*.pem")], "metrics": {"exposeDiagnostics": True}})
-        finally:
-            Source.parallel_threshold = 2000
-        errs = run.errors()
-        assert errs["bad_pem"] == 1 and errs["no_certificate_found"] == 1
-        assert len(run.samples("x509_cert_not_after")) == 6
-        assert run.samples("x509_parse_duration_seconds_count")[0].value == 8
-        texts.append(sorted(line for line in run.metrics_text().splitlines() if line.startswith("x509_cert_not_after")))
-    assert texts[0] == texts[1]
