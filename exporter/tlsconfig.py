@@ -177,7 +177,7 @@ def parse_tls(tls: Any, rel: Callable[[str], str], problems: list[str]) -> TLSSe
     hi = _version(tls, "max_version", "TLS13", problems)
     if lo > hi:
         problems.append(
-            f"web config: tls_server_config.min_version: {tls.get('min_version')} is above max_version "
+            f"web config: tls_server_config.min_version: {tls.get('min_version', 'TLS12')} is above max_version "
             f"{tls.get('max_version', 'TLS13')}, so no connection could succeed; lower min_version or raise max_version"
         )
     if names and not ciphers:
