@@ -132,6 +132,7 @@ def test_only_tls13_suites_leave_tls12_without_a_suite(tls_exporter):
     assert (status, info["version"]) == (200, "TLSv1.3")
 
 
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1 is deprecated:DeprecationWarning")  # the client's side
 def test_min_and_max_version(tls_exporter):
     run, files = tls_exporter("  min_version: TLS13\n")
     assert _get(run, files, max_version=ssl.TLSVersion.TLSv1_2) == REFUSED
@@ -139,6 +140,12 @@ def test_min_and_max_version(tls_exporter):
     run, files = tls_exporter("  max_version: TLS12\n")
     status, info = tls_get(run.port, client_context(files["ca"]))
     assert (status, info["version"]) == (200, "TLSv1.2")
+    # TLS 1.0 when asked for, as Go (OpenSSL 3 needs its security level lowered for it, on both sides)
+    tls10 = {"min_version": ssl.TLSVersion.TLSv1, "max_version": ssl.TLSVersion.TLSv1, "ciphers": "DEFAULT:@SECLEVEL=0"}
+    assert _get(run, files, **tls10) == REFUSED
+    run, files = tls_exporter("  min_version: TLS10\n")
+    status, info = tls_get(run.port, client_context(files["ca"], **tls10))
+    assert (status, info["version"]) == (200, "TLSv1")
 
 
 @pytest.mark.parametrize(
