@@ -79,10 +79,6 @@ class TLSSettings:
     max_version: int = SSL.TLS1_3_VERSION
     prefer_server_ciphers: bool = True
 
-    @property
-    def files(self) -> tuple[str, ...]:
-        return tuple(f for f in (self.cert_file, self.key_file, self.client_ca_file) if f)
-
 
 def _strings(tls: dict, key: str, problems: list[str]) -> list[str] | None:
     v = tls.get(key)
@@ -249,10 +245,9 @@ def build_context(s: TLSSettings, problems: list[str]) -> SSL.Context | None:
             ctx.add_extra_chain_cert(extra)
         ctx.use_privatekey(key)
         ctx.check_privatekey()
-    except (SSL.Error, TypeError):
+    except SSL.Error:
         problems.append(
-            f"web config: tls_server_config.key_file: {s.key_file} does not match the certificate of "
-            f"{s.cert_file} (or is of an unsupported type)"
+            f"web config: tls_server_config.key_file: {s.key_file} does not match the certificate of {s.cert_file}"
         )
         return None
     ctx.set_min_proto_version(s.min_version)
@@ -264,8 +259,9 @@ def build_context(s: TLSSettings, problems: list[str]) -> SSL.Context | None:
     # OpenSSL 3 refuses TLS 1.0/1.1 handshakes at its default security level; Go allows them when asked.
     seclevel = ":@SECLEVEL=0" if s.min_version < SSL.TLS1_2_VERSION else ""
     ctx.set_cipher_list((":".join(s.ciphers) + seclevel).encode() if s.ciphers else b"DEFAULT")
-    if s.curves:
-        _set_curves(ctx, s.curves)
+    if s.curves and not _set_curves(ctx, s.curves):
+        problems.append("web config: tls_server_config.curve_preferences: not supported by this OpenSSL; remove it")
+        return None
     asks, requires, verifies = CLIENT_AUTH[s.client_auth]
     if ca_pem is not None:
         try:
@@ -286,14 +282,13 @@ def build_context(s: TLSSettings, problems: list[str]) -> SSL.Context | None:
     return ctx
 
 
-def _set_curves(ctx: SSL.Context, curves: tuple[str, ...]) -> None:
-    # pyOpenSSL has no public call for an ordered group list (set_tmp_ecdh takes one EC curve and
+def _set_curves(ctx: SSL.Context, curves: tuple[str, ...]) -> bool:
+    # pyOpenSSL has no public call for an ordered group list (set_tmp_ecdh takes one EC curve, and
     # not X25519); the OpenSSL binding it is built on has SSL_CTX_set1_curves_list.
     from OpenSSL._util import lib
 
-    ok = lib.SSL_CTX_set1_curves_list(ctx._context, ":".join(curves).encode())
-    if ok != 1:
-        raise SSL.Error([("SSL routines", "", "curve_preferences not supported by this OpenSSL")])
+    setter = getattr(lib, "SSL_CTX_set1_curves_list", None)
+    return setter is not None and setter(ctx._context, ":".join(curves).encode()) == 1
 
 
 def san_values(cert: x509.Certificate) -> list[str]:

@@ -131,10 +131,15 @@ def _headers(headers: object, problems: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers.items():
         key = f"web config: http_server_config.headers.{name}"
+        if isinstance(value, bool):  # Go reads a YAML scalar into a string as written
+            value = "true" if value else "false"
+        elif isinstance(value, int | float):
+            value = str(value)
         if name not in HEADERS:
             problems.append(f"{key}: this header cannot be set; use one of {', '.join(HEADERS)}")
-        elif not isinstance(value, str) or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-            problems.append(f"{key}: expected a one-line string")
+        elif not isinstance(value, str) or not all(0x20 <= ord(ch) < 0x7F for ch in value):
+            # control characters would split the header; non-ASCII would fail every response
+            problems.append(f"{key}: expected a one-line ASCII string")
         elif HEADERS[name] is not None and value and value not in (HEADERS[name] or ()):
             problems.append(f"{key}: invalid value {value!r}; use one of {', '.join(HEADERS[name] or ())}")
         elif value:  # blank: unset, as exporter-toolkit

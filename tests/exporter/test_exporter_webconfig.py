@@ -159,9 +159,11 @@ def test_allowed_headers_on_every_response(exporter, tmp_path):
         assert int(got["Content-Length"]) == len(body.encode())
 
 
-def test_blank_header_is_unset(exporter, tmp_path):
+def test_blank_header_is_unset_and_a_number_is_text(exporter, tmp_path):
     run = _start(exporter, tmp_path, "http_server_config:\n  headers:\n    X-XSS-Protection: ''\n")
     assert "X-XSS-Protection" not in run.request("/healthz")[2]
+    run = _start(exporter, tmp_path, "http_server_config:\n  headers:\n    X-XSS-Protection: 0\n")
+    assert run.request("/healthz")[2]["X-XSS-Protection"] == "0"
 
 
 @pytest.mark.parametrize(
@@ -186,9 +188,16 @@ def test_blank_header_is_unset(exporter, tmp_path):
         ),
         (
             'Content-Security-Policy: "a\\r\\nSet-Cookie: x=y"',
-            "web config: http_server_config.headers.Content-Security-Policy: expected a one-line string",
+            "web config: http_server_config.headers.Content-Security-Policy: expected a one-line ASCII string",
         ),
-        ("X-XSS-Protection: 1", "web config: http_server_config.headers.X-XSS-Protection: expected a one-line string"),
+        (
+            "X-XSS-Protection: [1]",
+            "web config: http_server_config.headers.X-XSS-Protection: expected a one-line ASCII string",
+        ),
+        (
+            "Content-Security-Policy: default-src 'self' é",
+            "web config: http_server_config.headers.Content-Security-Policy: expected a one-line ASCII string",
+        ),
     ],
 )
 def test_header_refusals(tmp_path, headers, problem):
