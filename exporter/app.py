@@ -11,9 +11,9 @@ from x509_mixin.exporter.config import Config, SourceConfig
 from x509_mixin.exporter.kubeconfig import KubeconfigSource
 from x509_mixin.exporter.memory import tune_malloc
 from x509_mixin.exporter.registry import Registry
-from x509_mixin.exporter.server import make_server
+from x509_mixin.exporter.server import ListenError, make_server
 from x509_mixin.exporter.sources import Source
-from x509_mixin.exporter.webconfig import WebConfig, load_web_config
+from x509_mixin.exporter.webconfig import LiveWebConfig
 
 log = logging.getLogger("x509_mixin.exporter")
 
@@ -23,10 +23,10 @@ def make_source(scfg: SourceConfig, cfg: Config, registry: Registry) -> Source:
 
 
 class Exporter:
-    def __init__(self, cfg: Config, web: WebConfig | None = None):
+    def __init__(self, cfg: Config, web: LiveWebConfig | None = None):
         self.cfg = cfg
         if web is None and cfg.server.web_config_file:
-            web = load_web_config(cfg.server.web_config_file)
+            web = LiveWebConfig(cfg.server.web_config_file)  # ConfigError: refused before anything listens
         self.web = web
         self.registry = Registry(
             cfg.metrics, [(s.kind, s.name, s.formats) for s in cfg.sources], enable_stats=cfg.enable_stats
@@ -51,9 +51,14 @@ class Exporter:
 
     def start(self) -> Exporter:
         tune_malloc()
-        self._servers.append(make_server(self.cfg.server.listen, self, tls=self.web.tls if self.web else None))
+        tls = self.web is not None and self.web.current().tls is not None
+        self._servers.append(make_server("server.listen", self.cfg.server.listen, self, tls=tls))
         if self.cfg.server.probe_listen:
-            self._servers.append(make_server(self.cfg.server.probe_listen, self, probes_only=True))
+            try:
+                self._servers.append(make_server("server.probeListen", self.cfg.server.probe_listen, self, True))
+            except ListenError:
+                self._servers.pop().server_close()
+                raise
         for srv in self._servers:
             t = threading.Thread(
                 target=srv.serve_forever,
@@ -63,7 +68,7 @@ class Exporter:
             )
             t.start()
             self._threads.append(t)
-        log.info("listening on %s (%s)", self.cfg.server.listen, "https" if self.web and self.web.tls else "http")
+        log.info("listening on %s (%s)", self.cfg.server.listen, "https" if tls else "http")
         for src in self.sources:
             t = threading.Thread(target=src.run, args=(self._stop,), daemon=True, name=f"source-{src.name}")
             t.start()

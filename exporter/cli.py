@@ -15,9 +15,7 @@ import sys
 import threading
 import time
 
-import yaml
-
-from x509_mixin.exporter.config import UPSTREAM, ConfigError, parse_config
+from x509_mixin.exporter.config import UPSTREAM, ConfigError, parse_config, read_config_file
 
 log = logging.getLogger("x509_mixin.exporter")
 
@@ -76,17 +74,7 @@ def build_config(argv: list[str]):
     args = _parser().parse_args(argv)
     data: dict = {}
     if args.config:
-        try:
-            with open(args.config, encoding="utf-8") as fh:
-                data = yaml.safe_load(fh) or {}
-        except OSError as e:
-            raise ConfigError(
-                [f"config: --config {args.config}: cannot read the file ({e.strerror}); check the path"]
-            ) from None
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ConfigError([f"config: {args.config}: not valid YAML{where}; fix the syntax"]) from None
+        data = read_config_file(args.config) or {}
         if not isinstance(data, dict):
             raise ConfigError([f"config: {args.config}: expected a mapping at the top level"])
     warnings: list[str] = []
@@ -188,6 +176,7 @@ def main(argv: list[str]) -> int:
     for w in warnings:
         log.warning(w)
     from x509_mixin.exporter.app import Exporter
+    from x509_mixin.exporter.server import ListenError
 
     try:
         exporter = Exporter(cfg)
@@ -196,11 +185,8 @@ def main(argv: list[str]) -> int:
         for line in e.problems:
             print(line, file=sys.stderr)
         return 2
-    except OSError as e:
-        print(
-            f"exporter: server.listen {cfg.server.listen}: cannot listen ({e.strerror}); pick a free address",
-            file=sys.stderr,
-        )
+    except ListenError as e:
+        print(e, file=sys.stderr)
         return 2
     log.info("serving on port %d", exporter.port)
     stop = threading.Event()

@@ -11,14 +11,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from x509_mixin.catalogue.metrics import DN_FIELDS
 from x509_mixin.exporter.walk import PatternError, compile_pattern
+from x509_mixin.exporter.yamlfile import YamlFileError, load_yaml
 
 UPSTREAM = "https://github.com/enix/x509-certificate-exporter"
 SUPPORTED_FORMATS = ("pem", "der", "pkcs12")
-SECRET_KEYS = {"passphrase"}
+# Keys whose values may hold a passphrase: never shown in a message, at any depth.
+SECRET_KEYS = {"passphrase", "pkcs12", "jks"}
 
 
 class ConfigError(Exception):
@@ -81,8 +81,9 @@ class ServerConfig:
     listen: str = ":9793"
     web_config_file: str | None = None
     probe_listen: str | None = None
-    read_timeout: float = 10.0
+    read_timeout: float = 10.0  # 0: no timeout (as Go)
     write_timeout: float = 30.0
+    max_connections: int = 64
 
 
 @dataclass(frozen=True)
@@ -138,12 +139,22 @@ class Config:
 _KUBE_ONLY = {"kubeconfig", "rateLimit", "listPageSize", "namespaces", "secrets", "configMaps", "workers", "cabundles"}
 
 
+def _redacted(value: Any) -> Any:
+    """`value` with whatever sits under a secret key replaced (a whole source may be echoed)."""
+    if isinstance(value, dict):
+        return {k: "<redacted>" if k in SECRET_KEYS else _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
 class _Checker:
     def __init__(self) -> None:
         self.problems: list[str] = []
 
     def fail(self, key: str, value: Any, fix: str) -> None:
-        shown = "<redacted>" if key.rsplit(".", 1)[-1] in SECRET_KEYS else repr(value)
+        secret = any(part.split("[", 1)[0] in SECRET_KEYS for part in key.split("."))
+        shown = "<redacted>" if secret else repr(_redacted(value))
         self.problems.append(f"config: {key}: invalid value {shown}; {fix}")
 
     def mapping(self, key: str, value: Any, known: set[str]) -> dict:
@@ -212,7 +223,9 @@ def parse_config(data: Any) -> Config:
     enable_stats = c.boolean("web", web, "enableStats", True)
 
     srv = c.mapping(
-        "server", top.get("server"), {"listen", "webConfigFile", "probeListen", "readTimeout", "writeTimeout"}
+        "server",
+        top.get("server"),
+        {"listen", "webConfigFile", "probeListen", "readTimeout", "writeTimeout", "maxConnections"},
     )
     listen = c.string("server", srv, "listen", ":9793") or ":9793"
     if not _valid_listen(listen):
@@ -220,12 +233,17 @@ def parse_config(data: Any) -> Config:
     probe = c.string("server", srv, "probeListen", None)
     if probe is not None and not _valid_listen(probe):
         c.fail("server.probeListen", probe, 'expected "host:port" or ":port"')
+    max_conns = srv.get("maxConnections", 64)
+    if not isinstance(max_conns, int) or isinstance(max_conns, bool) or max_conns < 1:
+        c.fail("server.maxConnections", max_conns, "expected an integer >= 1 (default 64)")
+        max_conns = 64
     server = ServerConfig(
         listen=listen,
         web_config_file=c.string("server", srv, "webConfigFile", None),
         probe_listen=probe,
         read_timeout=c.seconds("server", srv, "readTimeout", 10.0),
         write_timeout=c.seconds("server", srv, "writeTimeout", 30.0),
+        max_connections=max_conns,
     )
 
     lg = c.mapping("log", top.get("log"), {"level", "format"})
@@ -441,14 +459,13 @@ def _parse_source(c: _Checker, key: str, raw: Any) -> SourceConfig | None:
     )
 
 
-def load_config(path: str) -> Config:
+def read_config_file(path: str) -> Any:
+    """The YAML of `--config FILE`; ConfigError for an unreadable file, bad syntax or a duplicate key."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except OSError as e:
-        raise ConfigError([f"config: --config {path}: cannot read the file ({e.strerror}); check the path"]) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError([f"config: {path}: not valid YAML{where}; fix the syntax"]) from None
-    return parse_config(data)
+        return load_yaml(path)
+    except YamlFileError as e:
+        raise ConfigError([f"config: --config {path}: {e}"]) from None
+
+
+def load_config(path: str) -> Config:
+    return parse_config(read_config_file(path))

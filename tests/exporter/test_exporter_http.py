@@ -118,7 +118,7 @@ def test_web_config_errors(tmp_path):
     with pytest.raises(ConfigError) as e:
         load_web_config(str(wc))
     text = "\n".join(e.value.problems)
-    assert "basic_auth_users.bob: not a bcrypt hash" in text and "bogus: unknown key" in text
+    assert "basic_auth_users.bob: not a valid bcrypt hash" in text and "bogus: unknown key" in text
     assert "plaintext-password" not in text
 
 
