@@ -36,10 +36,17 @@ class Exporter:
         self._threads: list[threading.Thread] = []
         self._servers: list[Any] = []
 
-    def ready(self) -> bool:
-        """Every source finished its first poll, and none has a poll that stalled."""
+    def readiness(self) -> str:
+        """`ready` once every source finished its first poll; `stalled` while a poll has overrun
+        its bound; `syncing` before."""
         now = time.monotonic()
-        return all(s.stats is None or (s.stats.synced and not s.stats.stuck(now)) for s in self.sources)
+        stats = [s.stats for s in self.sources if s.stats is not None]
+        if any(st.stuck(now) for st in stats):
+            return "stalled"
+        return "ready" if all(st.synced for st in stats) else "syncing"
+
+    def ready(self) -> bool:
+        return self.readiness() == "ready"
 
     @property
     def port(self) -> int:

@@ -156,7 +156,8 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/healthz":
             return self._send(200, b"ok")
         if path == "/readyz":
-            return self._send(200, b"ready") if exp.ready() else self._send(503, b"syncing")
+            state = exp.readiness()
+            return self._send(200 if state == "ready" else 503, state.encode())
         if self.server.probes_only:
             return self._send(404, b"not found")
         web = exp.web.current() if exp.web else None

@@ -91,7 +91,7 @@ def test_stalled_poll_marks_the_source_down(tmp_path, exporter, ca, monkeypatch)
     hold.set()
     p.write_bytes(make_cert("a2", issuer=ca).pem)  # changed: the next poll reads it, and hangs
     try:
-        wait_for(lambda: run.request("/readyz")[0] == 503)
+        wait_for(lambda: run.request("/readyz")[:2] == (503, "stalled"))
         assert f"{up} 0" in run.metrics_text()
         page = run.request("/")[1]
         assert "stalled: poll running for" in page and 'class="ko">stalled: files<' in page
@@ -156,7 +156,7 @@ def test_sigterm_stops_a_process_whose_big_poll_hangs(tmp_path, ca):
         wait_for(lambda: _get(port, "/healthz")[0] == 200 if _port_open(port) else False, 20)
         up = 'x509_source_up{source_kind="file",source_name="big"} 0'
         wait_for(lambda: up in _get(port, "/metrics")[1], 30)
-        assert _get(port, "/readyz") == (503, "syncing")
+        assert _get(port, "/readyz") == (503, "stalled")  # its first poll hangs
         children = [c for task in os.listdir(f"/proc/{proc.pid}/task") for c in _read_text(proc.pid, task).split()]
         assert children == []  # no worker processes
         proc.send_signal(signal.SIGTERM)
