@@ -272,6 +272,17 @@ KUBE_TRANSPORT_REASONS: tuple[str, ...] = (
 # v3 names that v4 removed, with the v4 replacement.
 V3_REMOVED: dict[str, str] = {"x509_read_errors": "x509_source_errors_total"}
 
+# The sources v4 makes of the deprecated v3 shortcut flags (ApplyCLI): their names are the
+# `source_name` of every series they produce.
+CLI_FILES_SOURCE = "cli-files"
+CLI_KUBECONF_SOURCE = "cli-kubeconf"
+
+
+def cli_dir_source(directory: str) -> str:
+    """`cli-dir-<dir>` for `--watch-dir DIR`: non-alphanumerics become '-', trimmed, `anon` if empty."""
+    name = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in directory).strip("-")
+    return "cli-dir-" + (name or "anon")
+
 
 def metric_enabled(name: str, gates: dict[str, bool]) -> bool:
     """Whether an exporter with these `metrics:` gates emits the metric (histogram suffixes allowed)."""

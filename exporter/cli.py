@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+from x509_mixin.catalogue.metrics import CLI_FILES_SOURCE, CLI_KUBECONF_SOURCE, cli_dir_source
 from x509_mixin.exporter.config import UPSTREAM, ConfigError, parse_config, read_config_file
 
 log = logging.getLogger("x509_mixin.exporter")
@@ -83,23 +84,20 @@ def build_config(argv: list[str]):
         warnings.append(f"flag {flag} is deprecated: set {key} in a --config YAML file instead")
 
     sources = list(data.get("sources") or []) if isinstance(data.get("sources") or [], list) else data["sources"]
+    # Named as upstream's ApplyCLI names them, so series keep their source_name when moving to v4.
     if args.watch_file:
         deprecated("--watch-file", "sources[] (kind: file, paths)")
-        sources.append({"kind": "file", "name": "watch-file", "paths": [os.path.abspath(p) for p in args.watch_file]})
+        paths = [os.path.abspath(p) for p in args.watch_file]
+        sources.append({"kind": "file", "name": CLI_FILES_SOURCE, "paths": paths})
     if args.watch_dir:
         deprecated("--watch-dir", "sources[] (kind: file, paths: [DIR/*])")
-        sources.append(
-            {
-                "kind": "file",
-                "name": "watch-dir",
-                "paths": [os.path.join(os.path.abspath(d), "*") for d in args.watch_dir],
-            }
-        )
+    for directory in args.watch_dir:
+        paths = [os.path.join(os.path.abspath(directory), "*")]
+        sources.append({"kind": "file", "name": cli_dir_source(directory), "paths": paths})
     if args.watch_kubeconf:
         deprecated("--watch-kubeconf", "sources[] (kind: kubeconfig, paths)")
-        sources.append(
-            {"kind": "kubeconfig", "name": "watch-kubeconf", "paths": [os.path.abspath(p) for p in args.watch_kubeconf]}
-        )
+        paths = [os.path.abspath(p) for p in args.watch_kubeconf]
+        sources.append({"kind": "kubeconfig", "name": CLI_KUBECONF_SOURCE, "paths": paths})
     if args.watch_kube_secrets:
         raise ConfigError(
             [

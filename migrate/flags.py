@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ruamel.yaml import YAML
 
+from x509_mixin.catalogue.metrics import CLI_FILES_SOURCE, CLI_KUBECONF_SOURCE, cli_dir_source
 from x509_mixin.migrate.report import InputError, Report
 
 ARGV = "<argv>"
@@ -120,12 +121,6 @@ def v4_argument(arg: str) -> tuple[str | None, str | None]:
 def quote_meta(text: str) -> str:
     """Go's regexp.QuoteMeta: v3 matched ConfigMap keys exactly, v4 takes regular expressions."""
     return "".join("\\" + ch if ch in _GO_REGEXP_SPECIAL else ch for ch in text)
-
-
-def sanitize(text: str) -> str:
-    """v4's ApplyCLI source-name sanitizer: non-alphanumerics -> '-', trimmed, 'anon' if empty."""
-    out = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in text).strip("-")
-    return out or "anon"
 
 
 def go_bool(value: str) -> bool | None:
@@ -356,13 +351,13 @@ def _expose_labels(b: _Builder, pos: int, shown: str, value: str) -> None:
 def _sources(b: _Builder, parsed: list[Arg], lists: dict, kube: bool) -> None:
     files = lists.get("watch-file", [])
     if files:
-        b.sources.append({"kind": "file", "name": "cli-files", "paths": [v for _, v in files], "formats": ["pem"]})
+        b.sources.append({"kind": "file", "name": CLI_FILES_SOURCE, "paths": [v for _, v in files], "formats": ["pem"]})
         for pos, value in files:
             b.change(pos, f"--watch-file {value}", f"sources[cli-files].paths: {value}")
             if any(ch in value for ch in "*?["):
                 b.warn(pos, f"--watch-file {value}: v4 paths are globs, and this one has glob characters")
     for pos, value in lists.get("watch-dir", []):
-        name = "cli-dir-" + sanitize(value)
+        name = cli_dir_source(value)
         b.sources.append({"kind": "file", "name": name, "paths": [value.rstrip("/") + "/*"], "formats": ["pem"]})
         b.change(
             pos,
@@ -372,7 +367,7 @@ def _sources(b: _Builder, parsed: list[Arg], lists: dict, kube: bool) -> None:
         )
     kubeconfs = lists.get("watch-kubeconf", [])
     if kubeconfs:
-        b.sources.append({"kind": "kubeconfig", "name": "cli-kubeconf", "paths": [v for _, v in kubeconfs]})
+        b.sources.append({"kind": "kubeconfig", "name": CLI_KUBECONF_SOURCE, "paths": [v for _, v in kubeconfs]})
         for pos, value in kubeconfs:
             b.change(pos, f"--watch-kubeconf {value}", f"sources[cli-kubeconf].paths: {value}")
     if not kube:

@@ -106,7 +106,7 @@ def test_v3_shortcuts_map_onto_the_schema(tmp_path):
     cfg, warnings = build_config(
         [
             "-d",
-            str(tmp_path),
+            "/etc/ssl/certs/",
             "-f",
             "/etc/a.pem",
             "-k",
@@ -120,9 +120,9 @@ def test_v3_shortcuts_map_onto_the_schema(tmp_path):
     )
     kinds = {(s.name, s.kind, s.paths) for s in cfg.sources}
     assert kinds == {
-        ("watch-dir", "file", (f"{tmp_path}/*",)),
-        ("watch-file", "file", ("/etc/a.pem",)),
-        ("watch-kubeconf", "kubeconfig", ("/root/.kube/config",)),
+        ("cli-dir-etc-ssl-certs", "file", ("/etc/ssl/certs/*",)),
+        ("cli-files", "file", ("/etc/a.pem",)),
+        ("cli-kubeconf", "kubeconfig", ("/root/.kube/config",)),
     }
     assert cfg.server.listen == ":9100" and cfg.server.web_config_file == "/etc/web.yml"
     assert cfg.log.level == "debug"

@@ -157,7 +157,11 @@ def test_cli_v3_flags_and_sigterm(tmp_path, ca):
                         break
             except OSError:
                 time.sleep(0.1)
-        assert body and 'subject_CN="cli-cert"' in body and 'source_name="watch-dir"' in body
+        assert (
+            body
+            and 'subject_CN="cli-cert"' in body
+            and f'source_name="cli-dir-{str(tmp_path).strip("/").replace("/", "-").replace("_", "-")}"' in body
+        )
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
     finally:

@@ -8,7 +8,8 @@ import pytest
 from migrate_helpers import fixture_text
 from ruamel.yaml import YAML
 
-from x509_mixin.migrate.flags import V3_FLAGS, go_bool, go_int, quote_meta, sanitize, v4_argument
+from x509_mixin.catalogue.metrics import cli_dir_source
+from x509_mixin.migrate.flags import V3_FLAGS, go_bool, go_int, quote_meta, v4_argument
 
 SETTINGS = "v4 reads its settings from the YAML file"
 
@@ -195,8 +196,8 @@ def test_bad_command_line(migrate, argv, error):
 
 def test_helpers():
     assert quote_meta("a.b+c*d?(e)|[f]{g}^$\\") == r"a\.b\+c\*d\?\(e\)\|\[f\]\{g\}\^\$\\"
-    assert sanitize("/etc/ssl/certs/") == "etc-ssl-certs"
-    assert sanitize("//") == "anon"
+    assert cli_dir_source("/etc/ssl/certs/") == "cli-dir-etc-ssl-certs"
+    assert cli_dir_source("//") == "cli-dir-anon"
 
 
 @pytest.mark.parametrize(
