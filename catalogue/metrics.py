@@ -258,6 +258,21 @@ class Reason(StrEnum):
 
 # Every one of them is pre-created at 0 per configured source (registry.PreInitBundleSource).
 BUNDLE_REASONS: tuple[str, ...] = tuple(r.value for r in Reason)
+# The reasons that say a bundle was read but could not be parsed (not a read or API failure).
+PARSE_REASONS: tuple[str, ...] = tuple(
+    r.value
+    for r in (
+        Reason.BAD_PEM,
+        Reason.BAD_DER,
+        Reason.BAD_CRL,
+        Reason.BAD_PKCS12,
+        Reason.BAD_JKS,
+        Reason.BAD_PASSPHRASE,
+        Reason.NO_CERTIFICATE_FOUND,
+        Reason.DECODE_FAILED,
+        Reason.PARSE_TIMEOUT,
+    )
+)
 # Transport reasons (source_kind "kubernetes", source_name "kube-api"); http_5xx stands for the
 # real code, e.g. http_503.
 TRANSPORT_REASONS: tuple[str, ...] = ("rate_limited", "http_401", "http_403", "http_5xx")

@@ -16,9 +16,14 @@ import promql_parser as p
 
 from x509_mixin.catalogue.metrics import BY_NAME, metric_enabled
 from x509_mixin.catalogue.promql import op, selector_matchers
+from x509_mixin.mixin import promql as q
 from x509_mixin.mixin.config import Config
 from x509_mixin.mixin.grafana import DATASOURCE
-from x509_mixin.mixin.rules import recording_groups
+from x509_mixin.mixin.rules import KUBE_P99, PARSE_P99, recording_groups
+from x509_mixin.mixin.truth import records
+
+# Recorded per-target series (diagnostics): they keep job and instance.
+TARGET_RECORDS = frozenset({PARSE_P99, KUBE_P99})
 
 # Prometheus' own series about a scrape target.
 PROMETHEUS_METRICS = frozenset({"up", "scrape_duration_seconds"})
@@ -29,9 +34,13 @@ MAX_UID = 40
 
 
 def nodes(node, in_rate: bool = False) -> Iterator[tuple[object, bool]]:
-    """Every node of a PromQL AST, depth first, with whether it is inside rate()/increase()."""
+    """Every node of a PromQL AST, depth first, with whether a counter there is read safely:
+    inside rate()/increase(), or in a birth check `c unless last_over_time(c[...])` (a counter
+    created at a value above 0 shows that value once)."""
     yield node, in_rate
     if isinstance(node, p.Call) and node.func.name in RATE_FUNCTIONS:
+        in_rate = True
+    if isinstance(node, p.BinaryExpr) and str(node.op).strip() == "unless":
         in_rate = True
     children = []
     if isinstance(node, p.BinaryExpr):
@@ -58,7 +67,8 @@ def _matchers(matchers: list[p.Matcher]) -> set[tuple[str, str, str]]:
 
 
 def recorded_names(cfg: Config) -> set[str]:
-    return {r["record"] for g in recording_groups(cfg) for r in g["rules"]}
+    """Our recorded series: the dashboards' counts and the per-certificate truth."""
+    return {r["record"] for g in recording_groups(cfg) for r in g["rules"]} | set(records(cfg))
 
 
 def metric_problem(cfg: Config, name: str, recorded: set[str]) -> str | None:
@@ -83,6 +93,10 @@ def _lint_expr(cfg: Config, expr: str, recorded: set[str]) -> list[str]:
         return [f"the query does not parse: {exc}"]
     problems = []
     required = _matchers(selector_matchers(cfg.selector))
+    # Recorded series keep only the selector's labels that are not aggregated away.
+    truths = set(records(cfg))
+    required_count = _matchers([m for m in selector_matchers(cfg.selector) if m.name in q.scope_labels(cfg)])
+    required_truth = required if not cfg.deduplicates else required_count
     job = ("job", "=~", "$job")
     instance = ("instance", "=~", "$instance")
     cluster = (cfg.clusterLabel, "=~", "$cluster")
@@ -90,12 +104,14 @@ def _lint_expr(cfg: Config, expr: str, recorded: set[str]) -> list[str]:
         if isinstance(node, p.VectorSelector):
             name = node.name or str(node)
             have = _matchers(node.matchers.matchers)
-            if not required <= have:
+            per_target = name not in recorded or name in TARGET_RECORDS
+            wanted = required if per_target else (required_truth if name in truths else required_count)
+            if not wanted <= have:
                 problems.append(f"{name} lacks the configured selector {{{cfg.selector}}}")
-            if job not in have:
+            # Recorded certificate series aggregate the reporters (job, instance) away.
+            if per_target and job not in have:
                 problems.append(f'{name} lacks job=~"$job"')
-            # Recorded series aggregate the reporters (instance) away.
-            if instance not in have and name not in recorded:
+            if per_target and instance not in have:
                 problems.append(f'{name} lacks instance=~"$instance"')
             if cfg.multiCluster and cluster not in have:
                 problems.append(f'{name} lacks {cfg.clusterLabel}=~"$cluster"')
@@ -118,13 +134,26 @@ def _overlaps(a: dict, b: dict) -> bool:
     )
 
 
-def _lint_variables(model: dict, cfg: Config) -> list[str]:
+def _safe_nodes(expr: str) -> Iterator[tuple[object, bool]]:
+    try:
+        yield from nodes(parse(expr))
+    except Exception:  # reported by _lint_expr
+        return
+
+
+def _lint_variables(model: dict, cfg: Config, recorded: set[str]) -> list[str]:
     problems = []
     variables = {v["name"]: v for v in model.get("templating", {}).get("list", [])}
     ds = variables.get("datasource")
     if not ds or ds["type"] != "datasource" or ds.get("query") != "prometheus":
         problems.append("template: a datasource variable of type datasource for prometheus is required")
-    wanted = ["job", "instance"] + (["cluster"] if cfg.multiCluster else [])
+    per_target = any(
+        isinstance(node, p.VectorSelector) and (node.name not in recorded or node.name in TARGET_RECORDS)
+        for panel in model.get("panels", [])
+        for target in panel.get("targets", [])
+        for node, _ in _safe_nodes(target.get("expr", ""))
+    )
+    wanted = (["job", "instance"] if per_target else []) + (["cluster"] if cfg.multiCluster else [])
     for name in wanted:
         v = variables.get(name)
         if not v or v["type"] != "query":
@@ -138,7 +167,7 @@ def lint_dashboard(model: dict, cfg: Config, recorded: set[str] | None = None) -
     """One line per problem, naming the dashboard and the panel."""
     recorded = recorded_names(cfg) if recorded is None else recorded
     title = model.get("title") or "(untitled)"
-    problems = [f"dashboard {title}: {line}" for line in _lint_variables(model, cfg)]
+    problems = [f"dashboard {title}: {line}" for line in _lint_variables(model, cfg, recorded)]
     uid = model.get("uid", "")
     if not uid or len(uid) > MAX_UID:
         problems.append(f"dashboard {title}: uid must be set and at most {MAX_UID} characters")

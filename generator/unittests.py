@@ -24,8 +24,10 @@ import yaml
 from x509_mixin.catalogue.promql import matches, op, parse_vector_selector, selector_matchers, selector_text
 from x509_mixin.generator import promtool
 from x509_mixin.generator.build import ALERTS_FILE, RULES_FILE, write
+from x509_mixin.mixin import dashboard_rules, truth
+from x509_mixin.mixin.alerts import alerts
 from x509_mixin.mixin.config import Config, load
-from x509_mixin.mixin.dashboards import dashboard_url
+from x509_mixin.mixin.dashboards import rendered_dashboard_url
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "tests" / "promtool"
 RULE_FILE_NAME = "prometheus_alerts.yaml"
@@ -157,11 +159,21 @@ def _relabel_series(series: str, base_selector: str, targets: dict[str, str], ev
     return selector_text(expr.name or "", labels)
 
 
+# What each alert is about (certificate or exporter), for its dashboard link.
+KINDS = {a.base: a.kind for a in alerts(load({"exporter": {"exposeNotBefore": True, "exposePerCertError": True}}))}
+
+# Recorded from the per-certificate truth, without the reporters' labels.
+CERTIFICATE_RECORDS = frozenset(
+    (truth.NOT_AFTER, truth.NOT_BEFORE, truth.EXPIRES_IN, truth.VALID_SINCE, truth.CRL_NEXT_UPDATE, truth.BUNDLE_ERROR)
+    + dashboard_rules.RECORDS
+)
+
+
 def _kept(sample: dict, labels: dict[str, str], reporter: set[str]) -> dict[str, str]:
     """The selector's labels a recorded series keeps: the per-certificate truth aggregates the
     reporters' labels away (mixin.truth)."""
     name = parse_vector_selector(sample["labels"]).name or ""
-    if name.split(":")[0] in ("certificate", "crl", "bundle"):
+    if name in CERTIFICATE_RECORDS:
         return {k: v for k, v in labels.items() if k not in reporter}
     return labels
 
@@ -214,7 +226,7 @@ def adapt(doc: dict, base: Config, cfg: Config) -> dict:
                 if "runbook_url" in ann:
                     ann["runbook_url"] = cfg.runbook_url(short)
                 ann.update(cfg.extraAlertAnnotations)
-                url = dashboard_url(cfg, short)
+                url = rendered_dashboard_url(cfg, KINDS[short], {k: str(v) for k, v in labels.items()})
                 if url:
                     ann["dashboard_url"] = url
                 if "description" in ann and base.selector != cfg.selector:

@@ -289,8 +289,8 @@ def _exporter_absent(cfg: Config) -> Alert:
     if cfg.multiCluster:
         # absent() cannot tell which cluster lost its exporter: compare with the clusters that
         # had one during the last day.
-        by = q.by_cluster(cfg)
-        expr += f" or (group {by}(max_over_time({up}[1d])) unless group {by}({up}))"
+        by = f"by ({cfg.clusterLabel})"
+        expr += f" or (group {by} (max_over_time({up}[1d])) unless group {by} ({up}))"
     # Single cluster: absent() has no labels, but the Prometheus' external labels may name it.
     source = "$labels" if cfg.multiCluster else "$externalLabels"
     where = "{{ with " + source + "." + cfg.clusterLabel + " }} in cluster {{ . }}{{ end }}"
@@ -401,7 +401,7 @@ def rule(cfg: Config, alert: Alert) -> dict:
         "runbook_url": cfg.runbook_url(alert.base),
         **cfg.extraAlertAnnotations,
     }
-    url = dashboard_url(cfg, alert.base)
+    url = dashboard_url(cfg, alert.kind)
     if url:
         out["annotations"]["dashboard_url"] = url
     return out

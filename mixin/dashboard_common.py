@@ -6,6 +6,7 @@ from grafanalib import core as G
 
 from x509_mixin.mixin import grafana as g
 from x509_mixin.mixin import promql as q
+from x509_mixin.mixin import truth
 from x509_mixin.mixin.config import Config
 from x509_mixin.mixin.dashboard_rules import with_place_kind
 
@@ -21,29 +22,59 @@ def uid(cfg: Config, key: str) -> str:
     return cfg.dashboardUidPrefix + DASHBOARDS[key][0]
 
 
-def matchers(cfg: Config, instance: bool = True) -> str:
-    """The configured selector and the dashboard's cluster, job and instance variables.
-
-    Recorded series have no instance (the reporters are aggregated away), so they take
-    `instance=False`.
-    """
+def matchers(cfg: Config) -> str:
+    """A target's series: the configured selector and the cluster, job and instance variables."""
     parts = [cfg.selector]
     if cfg.multiCluster:
         parts.append(f'{cfg.clusterLabel}=~"$cluster"')
-    parts.append('job=~"$job"')
-    if instance:
-        parts.append('instance=~"$instance"')
+    parts += ['job=~"$job"', 'instance=~"$instance"']
     return ", ".join(parts)
 
 
-def sel(cfg: Config, metric: str, extra: str = "", instance: bool = True) -> str:
-    body = matchers(cfg, instance) + (f", {extra}" if extra else "")
-    return f"{metric}{{{body}}}"
+def recorded_matchers(cfg: Config, per_certificate: bool = False) -> str:
+    """A recorded series (a count, or per certificate): the selector's labels it keeps and the
+    cluster variable; job and instance are the reporters', aggregated away."""
+    selector = q.recorded_selector(cfg, per_certificate)
+    parts = [selector] if selector else []
+    if cfg.multiCluster:
+        parts.append(f'{cfg.clusterLabel}=~"$cluster"')
+    return ", ".join(parts)
 
 
-def certificates(cfg: Config, metric: str = "x509_cert_not_after") -> str:
-    """Each certificate of the selected targets once, however many exporters report it."""
-    return q.per_certificate(cfg, sel(cfg, metric))
+def sel(cfg: Config, metric: str, extra: str = "") -> str:
+    """A target's series (an exporter metric, `up`) on the dashboard's selection."""
+    return f"{metric}{{{', '.join(p for p in (matchers(cfg), extra) if p)}}}"
+
+
+def rec(cfg: Config, record: str, extra: str = "", per_certificate: bool = False) -> str:
+    """A recorded series on the dashboard's selection."""
+    body = ", ".join(p for p in (recorded_matchers(cfg, per_certificate), extra) if p)
+    return f"{record}{{{body}}}" if body else record
+
+
+def certificates(cfg: Config, record: str = truth.NOT_AFTER, extra: str = "") -> str:
+    """Each certificate once (mixin.truth: deduplicated, through missed scrapes and restarts)."""
+    return rec(cfg, record, extra, per_certificate=True)
+
+
+def counted(cfg: Config) -> str:
+    """How the dashboards count a certificate several exporters report, for descriptions."""
+    if cfg.deduplicates:
+        return "a certificate several exporters report counts once"
+    return "deduplicateReporters is off: each exporter's report counts"
+
+
+def increase(cfg: Config, metric: str, labels: tuple[str, ...], extra: str = "") -> str:
+    """A counter's increase per interval, per target, by `labels`.
+
+    A series the exporter creates on first use at a value above 0 shows its value at its
+    first interval (no sample during the hour before it). `max` over the target merges the
+    same target scraped by two jobs; targets are never added up (replicas count the same
+    errors).
+    """
+    m = sel(cfg, metric, extra)
+    born = f"({m} unless last_over_time({m}[1h] offset $__rate_interval))"
+    return f"max {q.by_scope(cfg, 'instance', *labels)} (increase({m}[$__rate_interval]) or {born})"
 
 
 BUNDLE_SLOTS = (
@@ -60,6 +91,7 @@ BUNDLE_SLOTS = (
 # Table headers of the labels the certificate tables show.
 HEADERS = {
     "bundle": "Bundle",
+    "node": "Node",
     "place_kind": "Kind",
     "subject_CN": "Subject CN",
     "issuer_CN": "Issuer CN",
@@ -84,10 +116,9 @@ def cluster_column(cfg: Config) -> tuple[str, ...]:
     return (cfg.clusterLabel,) if cfg.multiCluster else ()
 
 
-def by(cfg: Config, *labels: str) -> str:
-    """`by (...)` keeping the cluster label when multiCluster is on."""
-    names = ((cfg.clusterLabel,) if cfg.multiCluster else ()) + labels
-    return f"by ({', '.join(names)})" if names else ""
+def locality_columns(cfg: Config) -> tuple[str, ...]:
+    """The locality labels a node-local file keeps (mixin.promql.certificate): which node."""
+    return tuple(label for label in cfg.localityLabels if cfg.deduplicates and label in cfg.reporterLabels)
 
 
 def cluster_legend(cfg: Config, legend: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from x509_mixin.mixin import dashboard_common as c
 from x509_mixin.mixin import grafana as g
+from x509_mixin.mixin import promql as q
 from x509_mixin.mixin import rules
 from x509_mixin.mixin.config import Config, duration_seconds
 
@@ -20,29 +21,32 @@ def variables(cfg: Config) -> list:
     ]
 
 
-def _rate(cfg: Config, metric: str, labels: tuple[str, ...], extra: str = "") -> str:
-    return f"sum {c.by(cfg, *labels)} (rate({c.sel(cfg, metric, extra)}[$__rate_interval]))"
-
-
 def _legend(cfg: Config, labels: tuple[str, ...]) -> str:
     return c.cluster_legend(cfg, " ".join("{{" + label + "}}" for label in labels))
 
 
-def _rate_panel(
+def _counter_panel(
     cfg: Config, title: str, description: str, metric: str, labels: tuple[str, ...], extra: str = "", width: int = 12
 ) -> g.Panel:
+    """A counter per exporter target and interval (c.increase): replicas are not added up."""
     return g.timeseries(
-        title, description, "cps", [g.Query(_rate(cfg, metric, labels, extra), _legend(cfg, labels))], width=width
+        title,
+        description + " Per exporter and interval; a counter created at its first event shows it too.",
+        "short",
+        [g.Query(c.increase(cfg, metric, labels, extra), _legend(cfg, ("instance", *labels)))],
+        width=width,
     )
 
 
 def _scrape_duration(cfg: Config) -> g.Panel:
     timeout = duration_seconds(cfg.scrapeTimeout)
-    buckets = f"sum by (le, instance) (rate({c.sel(cfg, 'x509_scrape_duration_seconds_bucket')}[$__rate_interval]))"
+    by = q.by_scope(cfg, "le", "instance")
+    buckets = f"sum {by} (rate({c.sel(cfg, 'x509_scrape_duration_seconds_bucket')}[$__rate_interval]))"
     queries = [
-        g.Query(f"histogram_quantile({p}, {buckets})", f"p{int(p * 100)} {{{{instance}}}}") for p in (0.5, 0.9, 0.99)
+        g.Query(f"histogram_quantile({p}, {buckets})", c.cluster_legend(cfg, f"p{int(p * 100)} {{{{instance}}}}"))
+        for p in (0.5, 0.9, 0.99)
     ]
-    queries.append(g.Query(c.sel(cfg, "scrape_duration_seconds"), "scrape {{instance}}"))
+    queries.append(g.Query(c.sel(cfg, "scrape_duration_seconds"), c.cluster_legend(cfg, "scrape {{instance}}")))
     return g.timeseries(
         "Scrape duration",
         f"Quantiles of the exporter's /metrics handling time and Prometheus' whole scrape duration, against the "
@@ -73,7 +77,7 @@ def panels(cfg: Config) -> list:
             "none",
             [
                 g.Query(
-                    f"max {c.by(cfg, 'instance', *src)} ({c.sel(cfg, 'x509_source_up', source)})",
+                    f"max {q.by_scope(cfg, 'instance', *src)} ({c.sel(cfg, 'x509_source_up', source)})",
                     _legend(cfg, ("instance",) + src),
                 )
             ],
@@ -82,15 +86,21 @@ def panels(cfg: Config) -> list:
         ),
         g.timeseries(
             "Bundles per source",
-            "Bundles (files, Secrets, ConfigMaps... each with one or more "
-            "certificates) each source holds; 0 after a source lost all its bundles.",
+            "Bundles (files, Secrets, ConfigMaps... each with one or more certificates) each exporter's source "
+            "holds; 0 after a source lost all its bundles. Per exporter: replicas holding the same bundles are "
+            "not added up.",
             "none",
-            [g.Query(f"sum {c.by(cfg, *src)} ({c.sel(cfg, 'x509_source_bundles', source)})", _legend(cfg, src))],
+            [
+                g.Query(
+                    f"max {q.by_scope(cfg, 'instance', *src)} ({c.sel(cfg, 'x509_source_bundles', source)})",
+                    _legend(cfg, ("instance", *src)),
+                )
+            ],
         ),
-        _rate_panel(
+        _counter_panel(
             cfg,
             "Source errors by reason",
-            "Errors per second met by each source, by reason (x509_source_errors_total).",
+            "Errors met by each source, by reason (x509_source_errors_total).",
             "x509_source_errors_total",
             ("source_name", "reason"),
             source,
@@ -102,7 +112,7 @@ def panels(cfg: Config) -> list:
             "none",
             [
                 g.Query(
-                    f"count {c.by(cfg, 'version', 'git_commit', 'go_runtime')} "
+                    f"count {q.by_scope(cfg, 'version', 'git_commit', 'go_runtime')} "
                     f"({c.sel(cfg, 'x509_exporter_build_info')})",
                     instant=True,
                 )
@@ -112,45 +122,45 @@ def panels(cfg: Config) -> list:
             overrides=[g.override("Value", displayName="Targets")],
         ),
         g.row("Failures"),
-        _rate_panel(
+        _counter_panel(
             cfg,
             "Panics",
-            "Panics the exporter recovered from, per second, by component "
-            "(x509_panic_total; no series before a first panic).",
+            "Panics the exporter recovered from, by component (x509_panic_total; no series before a first panic).",
             "x509_panic_total",
-            ("instance", "component"),
+            ("component",),
         ),
         g.timeseries(
             "Passphrase failures",
-            "PKCS#12 and JKS keystores that failed to open with the configured passphrase, per second and source.",
-            "cps",
+            "PKCS#12 and JKS keystores that failed to open with the configured passphrase, per exporter, source and "
+            "interval; a counter created at its first failure shows it too.",
+            "short",
             [
                 g.Query(
-                    _rate(cfg, f"x509_{kind.lower()}_passphrase_failures_total", ("source_name",)),
-                    _legend(cfg, ("source_name",)) + f" ({kind})",
+                    c.increase(cfg, f"x509_{kind.lower()}_passphrase_failures_total", ("source_name",)),
+                    _legend(cfg, ("instance", "source_name")) + f" ({kind})",
                 )
                 for kind in ("PKCS12", "JKS")
             ],
         ),
-        _rate_panel(
+        _counter_panel(
             cfg,
             "Kubernetes watch resyncs",
-            "Restarts of the Kubernetes watches per second; each relists every object.",
+            "Restarts of the Kubernetes watches; each relists every object.",
             "x509_kube_watch_resyncs_total",
             ("source_name", "resource"),
         ),
-        _rate_panel(
+        _counter_panel(
             cfg,
             "Kubernetes transport errors",
-            "Kubernetes API errors per second by resource and reason.",
+            "Kubernetes API errors by resource and reason.",
             "x509_kube_transport_errors_total",
             ("resource", "reason"),
         ),
-        _rate_panel(
+        _counter_panel(
             cfg,
             "Label collisions dropped",
-            "Certificates dropped per second because their labels collide "
-            "(only with collisionDiscriminator: never): they are invisible to every alert.",
+            "Certificates dropped because their labels collide (only with collisionDiscriminator: never): they "
+            "are invisible to every alert.",
             "x509_cert_collision_dropped_total",
             ("source_kind",),
             width=24,
@@ -170,7 +180,7 @@ def diagnostics(cfg: Config) -> list:
             "s",
             [
                 g.Query(
-                    f"max {c.by(cfg, 'instance', 'format')} ({c.sel(cfg, rules.PARSE_P99)})",
+                    f"max {q.by_scope(cfg, 'instance', 'format')} ({c.sel(cfg, rules.PARSE_P99)})",
                     _legend(cfg, ("instance", "format")),
                 )
             ],
@@ -182,7 +192,7 @@ def diagnostics(cfg: Config) -> list:
             "s",
             [
                 g.Query(
-                    f"max {c.by(cfg, 'verb', 'resource')} ({c.sel(cfg, rules.KUBE_P99)})",
+                    f"max {q.by_scope(cfg, 'verb', 'resource')} ({c.sel(cfg, rules.KUBE_P99)})",
                     _legend(cfg, ("verb", "resource")),
                 )
             ],
@@ -193,7 +203,7 @@ def diagnostics(cfg: Config) -> list:
             "none",
             [
                 g.Query(
-                    f"max {c.by(cfg, 'source_name', 'resource')} ({c.sel(cfg, 'x509_informer_queue_depth')})",
+                    f"max {q.by_scope(cfg, 'source_name', 'resource')} ({c.sel(cfg, 'x509_informer_queue_depth')})",
                     _legend(cfg, ("source_name", "resource")),
                 )
             ],
@@ -204,7 +214,8 @@ def diagnostics(cfg: Config) -> list:
             "none",
             [
                 g.Query(
-                    f"max {c.by(cfg, 'source_name', 'scope')} ({c.sel(cfg, 'x509_kube_informer_scope')})", instant=True
+                    f"max {q.by_scope(cfg, 'source_name', 'scope')} ({c.sel(cfg, 'x509_kube_informer_scope')})",
+                    instant=True,
                 )
             ],
             width=12,

@@ -1,47 +1,65 @@
 """Certificate inventory: find certificates by subject, issuer, namespace, path or serial, and
 see their validity, time left, the history of their expiry date and the bundles (chains)
-they belong to."""
+they belong to. Every panel reads the per-certificate truth (mixin.truth)."""
 
 from __future__ import annotations
 
 from x509_mixin.mixin import dashboard_common as c
+from x509_mixin.mixin import dashboard_rules as r
 from x509_mixin.mixin import grafana as g
 from x509_mixin.mixin import promql as q
+from x509_mixin.mixin import truth
 from x509_mixin.mixin.config import Config
 
+# (variable, label, certificate label). Query variables with "All": Grafana regex-escapes a
+# chosen value, so a wildcard CN (`*.example.com`) or `ACME Device (G2)` matches literally.
 FILTERS = (
     ("subject", "Subject CN", "subject_CN"),
     ("issuer", "Issuer CN", "issuer_CN"),
     ("path", "File path", "filepath"),
-    ("serial", "Serial", "serial_number"),
 )
 
 
 def variables(cfg: Config) -> list:
-    out = c.target_variables(cfg)
+    out = [v for v in c.target_variables(cfg) if v[0].name in ("datasource", "cluster")]
     for name, label, field in FILTERS:
-        out.append(g.textbox_variable(name, label, f"Regular expression on {field} (.* for all)."))
+        out.append(
+            g.query_variable(name, label, f"label_values({c.certificates(cfg)}, {field})", f"Certificates by {field}.")
+        )
     out.insert(
-        len(out) - 2,
-        g.textbox_variable(
-            "namespace", "Namespace", "Regular expression on the Secret's or ConfigMap's namespace (.* for all)."
+        len(out) - 1,
+        g.query_variable(
+            "namespace",
+            "Namespace",
+            f"label_values({c.rec(cfg, r.NAMESPACE)}, {r.OBJECT_NAMESPACE})",
+            "Certificates in Secrets and ConfigMaps of these namespaces (All: also those in files).",
         ),
     )
+    out.append(g.textbox_variable("serial", "Serial", "A serial number (decimal digits, exact), or .* for all."))
     return out
 
 
-def selected(cfg: Config, metric: str = "x509_cert_not_after") -> str:
+def selected(cfg: Config, record: str = truth.NOT_AFTER) -> str:
     """The certificates matching the filters, once each. A certificate's namespace is its
-    Secret's or its ConfigMap's, hence the two selectors."""
-    filters = ", ".join(f'{field}=~"${name}"' for name, _, field in FILTERS)
+    Secret's or its ConfigMap's, hence the two selectors (with All, both match all)."""
+    filters = ", ".join(f'{field}=~"${name}"' for name, _, field in FILTERS) + ', serial_number=~"$serial"'
     either = " or ".join(
-        c.sel(cfg, metric, f'{filters}, {ns}=~"$namespace"') for ns in ("secret_namespace", "configmap_namespace")
+        c.certificates(cfg, record, f'{filters}, {ns}=~"$namespace"')
+        for ns in ("secret_namespace", "configmap_namespace")
     )
-    return q.per_certificate(cfg, f"({either})")
+    return f"({either})"
+
+
+def _columns(cfg: Config) -> tuple[str, ...]:
+    return (
+        c.cluster_column(cfg)
+        + ("bundle", "place_kind")
+        + c.locality_columns(cfg)
+        + ("subject_CN", "issuer_CN", "serial_number")
+    )
 
 
 def _certificates_table(cfg: Config) -> g.Panel:
-    columns = c.cluster_column(cfg) + ("bundle", "place_kind", "subject_CN", "issuer_CN", "serial_number")
     queries = [
         g.Query(f"{c.described(selected(cfg))} * 1000", instant=True),
         g.Query(f"{c.described(selected(cfg))} - time()", instant=True),
@@ -49,7 +67,7 @@ def _certificates_table(cfg: Config) -> g.Panel:
     values = ["Value #A", "Value #B"]
     names = {"Value #A": "Not after", "Value #B": "Time left"}
     if cfg.gate("exposeNotBefore"):
-        queries.append(g.Query(f"{c.described(selected(cfg, 'x509_cert_not_before'))} * 1000", instant=True))
+        queries.append(g.Query(f"{c.described(selected(cfg, truth.NOT_BEFORE))} * 1000", instant=True))
         values.insert(0, "Value #C")
         names["Value #C"] = "Not before"
     overrides = [
@@ -60,8 +78,8 @@ def _certificates_table(cfg: Config) -> g.Panel:
         overrides.insert(0, g.override("Not before", unit="dateTimeAsIso"))
     return g.table(
         "Certificates",
-        "The matching certificates, one row each, sorted by bundle so that a chain's certificates "
-        "are together: validity period"
+        "The matching certificates, one row each (a file that one node holds shows its node), sorted by bundle "
+        "so that a chain's certificates are together: validity period"
         + (
             " (not before, not after)"
             if cfg.gate("exposeNotBefore")
@@ -73,7 +91,7 @@ def _certificates_table(cfg: Config) -> g.Panel:
         height=12,
         transformations=[
             {"id": "merge", "options": {}},
-            g.organize(columns + tuple(values), {**c.HEADERS, **names}),
+            g.organize(_columns(cfg) + tuple(values), {**c.HEADERS, **names}),
             g.sort_by("Bundle"),
         ],
         overrides=overrides,
@@ -81,10 +99,9 @@ def _certificates_table(cfg: Config) -> g.Panel:
 
 
 def _crls(cfg: Config) -> g.Panel:
-    """CRLs are series of their own (x509_crl_*); the issuer and path filters apply to them."""
-    filters = 'issuer_CN=~"$issuer", filepath=~"$path"'
-    crls = q.per_certificate(cfg, c.sel(cfg, "x509_crl_next_update", filters))
-    columns = c.cluster_column(cfg) + ("bundle", "issuer_CN", "crl_number", "Value")
+    """CRLs are series of their own; the issuer and path filters apply to them."""
+    crls = c.certificates(cfg, truth.CRL_NEXT_UPDATE, 'issuer_CN=~"$issuer", filepath=~"$path"')
+    columns = c.cluster_column(cfg) + ("bundle",) + c.locality_columns(cfg) + ("issuer_CN", "crl_number", "Value")
     warn = [("red", None), ("orange", 0), ("green", cfg.crlWarningDaysLeft * 86400)]
     return g.table(
         "CRLs",
@@ -102,18 +119,20 @@ def _crls(cfg: Config) -> g.Panel:
 def panels(cfg: Config) -> list:
     certs = selected(cfg)
     history = f"max without (serial_number) ({certs}) * 1000"
+    node = "".join(f" {{{{{label}}}}}" for label in c.locality_columns(cfg))
+    per_bundle = q.by_scope(cfg, "bundle", "place_kind", *c.locality_columns(cfg))
     return [
         g.stat(
             "Matching certificates",
-            "Certificates matching the filters, each counted once.",
+            f"Certificates matching the filters; {c.counted(cfg)}.",
             "none",
-            g.Query(f"count({certs})"),
+            g.Query(f"count({certs}) or vector(0)"),
         ),
         g.stat(
             "Expired",
             "Matching certificates past their expiry date.",
             "none",
-            g.Query(f"count({certs} - time() < 0)"),
+            g.Query(f"count({certs} - time() < 0) or vector(0)"),
             thresholds=[("green", None), ("red", 1)],
         ),
         g.stat(
@@ -128,25 +147,31 @@ def panels(cfg: Config) -> list:
             "Issuers",
             "Distinct issuers (CN) of the matching certificates.",
             "none",
-            g.Query(f"count(count by (issuer_CN) ({certs}))"),
+            g.Query(f"count(count by (issuer_CN) ({certs})) or vector(0)"),
         ),
         _certificates_table(cfg),
         g.timeseries(
             "Expiry date history",
-            "Each place's expiry date (not after) over time, the serial left out: a renewal "
-            "shows as a step up, a certificate that is not renewed as a flat line. Narrow it with the filters.",
+            "Each place's expiry date (not after) over time, the serial left out (a file that one node holds, per "
+            "node): a renewal shows as a step up, a certificate that is not renewed as a flat line. Narrow it with "
+            "the filters.",
             "dateTimeAsIso",
-            [g.Query(c.described(history), c.cluster_legend(cfg, "{{subject_CN}} ({{place_kind}} {{bundle}})"))],
+            [
+                g.Query(
+                    c.described(history),
+                    c.cluster_legend(cfg, "{{subject_CN}} ({{place_kind}} {{bundle}}" + node + ")"),
+                )
+            ],
             width=24,
             height=10,
         ),
         _crls(cfg),
         g.table(
             "Certificates per bundle",
-            "How many certificates each bundle holds: a chain's leaf, "
+            "How many certificates each bundle holds (per node for a file that one node holds): a chain's leaf, "
             "intermediates and root are separate series of the same bundle.",
             "none",
-            [g.Query(f"count {c.by(cfg, 'bundle', 'place_kind')} ({c.described(certs)})", instant=True)],
+            [g.Query(f"count {per_bundle} ({c.described(certs)})", instant=True)],
             height=8,
             overrides=[g.override("Value", displayName="Certificates")],
         ),

@@ -4,31 +4,25 @@ from __future__ import annotations
 
 import json
 
+from x509_mixin.catalogue.metrics import PARSE_REASONS
 from x509_mixin.mixin import dashboard_common as c
 from x509_mixin.mixin import dashboard_rules as r
 from x509_mixin.mixin import grafana as g
+from x509_mixin.mixin import promql as q
+from x509_mixin.mixin import truth
 from x509_mixin.mixin.config import Config
 
 SOONEST = 50
-NAMED = 'namespace!=""'
-PARSE_REASONS = (
-    "bad_pem|bad_der|bad_crl|bad_pkcs12|bad_jks|bad_passphrase|no_certificate_found|decode_failed|parse_timeout"
-)
 
 
 def _state(cfg: Config, state: str) -> str:
-    return f"sum({c.sel(cfg, r.STATE, 'state=' + json.dumps(state), instance=False)})"
+    return f"sum({c.rec(cfg, r.STATE, 'state=' + json.dumps(state))})"
 
 
 def _state_stat(cfg: Config, title: str, state: str, what: str, color: str) -> g.Panel:
-    counted = (
-        "a certificate reported by several exporters counts once"
-        if cfg.deduplicates
-        else "deduplicateReporters is off: each exporter's report counts"
-    )
     return g.stat(
         title,
-        f"Certificates {what}. From the recording rule {r.STATE}; {counted}.",
+        f"Certificates {what}. From the recording rule {r.STATE} (0 once none is left); {c.counted(cfg)}.",
         "none",
         g.Query(_state(cfg, state)),
         thresholds=[("green", None), (color, 1)] if color != "green" else [("green", None)],
@@ -36,8 +30,15 @@ def _state_stat(cfg: Config, title: str, state: str, what: str, color: str) -> g
 
 
 def _soonest_table(cfg: Config) -> g.Panel:
-    columns = c.cluster_column(cfg) + ("bundle", "place_kind", "subject_CN", "issuer_CN", "serial_number", "Value")
-    scope = "&".join("${" + v + ":queryparam}" for v in (("cluster",) if cfg.multiCluster else ()) + ("job",))
+    columns = (
+        c.cluster_column(cfg)
+        + ("bundle", "place_kind")
+        + c.locality_columns(cfg)
+        + ("subject_CN", "issuer_CN", "serial_number", "Value")
+    )
+    # The subject as a literal value (the inventory's filters are regex-escaped by Grafana), and
+    # the data source and cluster this table was read from.
+    scope = "&".join("${" + v + ":queryparam}" for v in ("datasource",) + (("cluster",) if cfg.multiCluster else ()))
     return g.table(
         "Certificates expiring soonest",
         f"The {SOONEST} certificates with the least time left (negative: expired), with their place, subject and "
@@ -56,7 +57,7 @@ def _soonest_table(cfg: Config) -> g.Panel:
                         "title": "Open in the certificate inventory",
                         "targetBlank": False,
                         "url": f"/d/{c.uid(cfg, 'inventory')}?${{__url_time_range}}&{scope}"
-                        "&var-subject=${__value.raw}",
+                        "&var-subject=${__value.raw:percentencode}",
                     }
                 ],
             ),
@@ -65,7 +66,7 @@ def _soonest_table(cfg: Config) -> g.Panel:
 
 
 def panels(cfg: Config) -> list:
-    state_by = c.by(cfg, "state")
+    state_by = q.by_scope(cfg, "state")
     out: list = [
         g.row("Expiry"),
         _state_stat(cfg, "Expired", "expired", "past their expiry date", "red"),
@@ -90,7 +91,7 @@ def panels(cfg: Config) -> list:
             + (", per cluster" if cfg.multiCluster else "")
             + ": a renewal moves a certificate back to fine.",
             "none",
-            [g.Query(f"sum {state_by} ({c.sel(cfg, r.STATE, instance=False)})", c.cluster_legend(cfg, "{{state}}"))],
+            [g.Query(f"sum {state_by} ({c.rec(cfg, r.STATE)})", c.cluster_legend(cfg, "{{state}}"))],
             stack=True,
         ),
         g.timeseries(
@@ -99,7 +100,7 @@ def panels(cfg: Config) -> list:
             "none",
             [
                 g.Query(
-                    f"sum {c.by(cfg, 'within')} ({c.sel(cfg, r.WITHIN, instance=False)})",
+                    f"sum {q.by_scope(cfg, 'within')} ({c.rec(cfg, r.WITHIN)})",
                     c.cluster_legend(cfg, "within {{within}}"),
                 )
             ],
@@ -110,32 +111,30 @@ def panels(cfg: Config) -> list:
             "Certificates by issuer",
             "The 20 issuers (CN) with the most certificates.",
             "none",
-            g.Query(
-                f"topk(20, sum by (issuer_CN) ({c.sel(cfg, r.ISSUER, instance=False)}))", "{{issuer_CN}}", instant=True
-            ),
+            g.Query(f"topk(20, sum by (issuer_CN) ({c.rec(cfg, r.ISSUER)}))", "{{issuer_CN}}", instant=True),
         ),
         g.bargauge(
             "Certificates by namespace",
             "Certificates held in Secrets and ConfigMaps, per namespace.",
             "none",
             g.Query(
-                f"topk(20, sum by (namespace) ({c.sel(cfg, r.NAMESPACE, NAMED, False)}))", "{{namespace}}", instant=True
+                f"topk(20, sum by ({r.OBJECT_NAMESPACE}) ({c.rec(cfg, r.NAMESPACE)}))",
+                "{{" + r.OBJECT_NAMESPACE + "}}",
+                instant=True,
             ),
         ),
         g.bargauge(
             "Certificates by place",
             "Certificates per kind of place: file, kubeconfig, Secret, ConfigMap, caBundle.",
             "none",
-            g.Query(
-                f"sum by (place_kind) ({c.sel(cfg, r.PLACE_COUNT, instance=False)})", "{{place_kind}}", instant=True
-            ),
+            g.Query(f"sum by (place_kind) ({c.rec(cfg, r.PLACE_COUNT)})", "{{place_kind}}", instant=True),
         ),
         g.bargauge(
             "Soonest expiry by place",
             "Time left to the first expiry among the certificates of each kind of place (negative: one has expired).",
             "s",
             g.Query(
-                f"min by (place_kind) ({c.sel(cfg, r.PLACE_SOONEST, instance=False)}) - time()",
+                f"min by (place_kind) ({c.rec(cfg, r.PLACE_SOONEST)}) - time()",
                 "{{place_kind}}",
                 instant=True,
             ),
@@ -148,24 +147,25 @@ def panels(cfg: Config) -> list:
 
 
 def failures(cfg: Config) -> list:
-    errors = c.sel(cfg, "x509_source_errors_total", f'reason=~"{PARSE_REASONS}"')
+    reasons = f'reason=~"{"|".join(PARSE_REASONS)}"'
     out = [
         g.timeseries(
             "Bundles that failed to parse",
-            "Parse failures per second by source and reason (bad PEM, DER, PKCS#12, JKS or CRL, wrong passphrase, "
-            "no certificate, kubeconfig decoding, timeout), from x509_source_errors_total.",
-            "cps",
+            "Parse failures per interval by exporter, source and reason (bad PEM, DER, PKCS#12, JKS or CRL, wrong "
+            "passphrase, no certificate, kubeconfig decoding, timeout), from x509_source_errors_total; a counter "
+            "created at its first failure shows it too.",
+            "short",
             [
                 g.Query(
-                    f"sum {c.by(cfg, 'source_name', 'reason')} (rate({errors}[$__rate_interval]))",
-                    c.cluster_legend(cfg, "{{source_name}} {{reason}}"),
+                    c.increase(cfg, "x509_source_errors_total", ("source_name", "reason"), reasons),
+                    c.cluster_legend(cfg, "{{instance}} {{source_name}} {{reason}}"),
                 )
             ],
             width=24 if not cfg.gate("exposePerCertError") else 12,
         )
     ]
     if cfg.gate("exposePerCertError"):
-        failing = f"{c.certificates(cfg, 'x509_cert_error')} == 1"
+        failing = f"{c.certificates(cfg, truth.BUNDLE_ERROR)} == 1"
         out.append(
             g.table(
                 "Bundles in error",
@@ -174,7 +174,9 @@ def failures(cfg: Config) -> list:
                 [g.Query(c.described(failing), instant=True)],
                 width=12,
                 height=8,
-                transformations=[g.organize(c.cluster_column(cfg) + ("bundle", "place_kind"), c.HEADERS)],
+                transformations=[
+                    g.organize(c.cluster_column(cfg) + ("bundle", "place_kind") + c.locality_columns(cfg), c.HEADERS)
+                ],
             )
         )
     return out

@@ -1,23 +1,24 @@
 """Recording rules behind the dashboards' certificate counts.
 
-Counting certificates per state, issuer, namespace or place scans every certificate series;
-recorded once per evaluation, a dashboard refresh reads a handful of series instead. The
-recorded series are per certificate (reporters aggregated away, as in the alerts) but keep
-the cluster label, `job` and every label the configured selector names, so the dashboards
-can still apply the selector and their cluster and job variables to them.
+They count the per-certificate truth the alerts read (mixin.truth): each certificate once
+whatever the job, replica or reporter layout, carried through missed scrapes, restarts and
+replacements, with no renewed serial coming back. A refresh then reads a handful of series
+instead of every certificate. Each count keeps the scope labels (the cluster with
+multiCluster, the selector's own labels that are not reporter labels), and the state and
+window counts record 0 when a state empties, so a stat shows 0 rather than its last value.
 """
 
 from __future__ import annotations
 
-from x509_mixin.catalogue.promql import selector_matchers
 from x509_mixin.mixin import promql as q
+from x509_mixin.mixin import truth
 from x509_mixin.mixin.config import Config
 
 GROUP = "x509-certificates-dashboards"
 
 STATE = "state:x509_cert_not_after:count"
 ISSUER = "issuer_CN:x509_cert_not_after:count"
-NAMESPACE = "namespace:x509_cert_not_after:count"
+NAMESPACE = "object_namespace:x509_cert_not_after:count"
 PLACE_COUNT = "place_kind:x509_cert_not_after:count"
 PLACE_SOONEST = "place_kind:x509_cert_not_after:min"
 WITHIN = "within:x509_cert_not_after:count"
@@ -26,22 +27,14 @@ RECORDS = (STATE, ISSUER, NAMESPACE, PLACE_COUNT, PLACE_SOONEST, WITHIN)
 STATES = ("expired", "critical", "warning", "fine")
 # Upcoming-expiry windows, in days, for the overview's timeline.
 WINDOWS = (7, 30, 90, 180, 365)
+# The namespace of a certificate's Secret or ConfigMap; its own name, so that it never
+# overwrites a `namespace` label the selector relies on.
+OBJECT_NAMESPACE = "object_namespace"
 
 
 def kept_labels(cfg: Config) -> tuple[str, ...]:
-    """Labels every recorded series keeps: cluster (multi-cluster), job, the selector's labels."""
-    names = [m.name for m in selector_matchers(cfg.selector)]
-    kept = ([cfg.clusterLabel] if cfg.multiCluster else []) + ["job"]
-    return tuple(dict.fromkeys(kept + names))
-
-
-def _certificates(cfg: Config) -> str:
-    """Every certificate once: the reporters' labels other than the kept ones aggregated away."""
-    expr = q.gauge(cfg, "x509_cert_not_after")
-    dropped = [label for label in cfg.reporterLabels if label not in kept_labels(cfg)]
-    if not cfg.deduplicates or not dropped:
-        return expr
-    return f"max without ({', '.join(dropped)}) ({expr})"
+    """Labels every recorded count keeps: the scope (cluster, the selector's own labels)."""
+    return q.scope_labels(cfg)
 
 
 def with_place_kind(expr: str) -> str:
@@ -61,39 +54,41 @@ def with_place_kind(expr: str) -> str:
     return expr
 
 
-def with_namespace(expr: str) -> str:
-    """`namespace` = the Secret's or ConfigMap's namespace ("" for files); a scrape target's own
-    `namespace` label (kept when deduplication is off) is cleared first."""
-    expr = f'label_replace({expr}, "namespace", "", "namespace", ".*")'
+def with_object_namespace(expr: str) -> str:
+    """`object_namespace` = the Secret's or ConfigMap's namespace (absent for the others)."""
     for label in ("secret_namespace", "configmap_namespace"):
-        expr = f'label_replace({expr}, "namespace", "$1", "{label}", "(.+)")'
+        expr = f'label_replace({expr}, "{OBJECT_NAMESPACE}", "$1", "{label}", "(.+)")'
     return expr
 
 
-def _by(cfg: Config, *labels: str) -> str:
-    return f"by ({', '.join(kept_labels(cfg) + labels)})"
+def _zero_when_empty(cfg: Config, expr: str) -> str:
+    """The count, or 0 in each scope that has certificates but none counted."""
+    return f"count {q.by_scope(cfg)} ({expr}) or 0 * count {q.by_scope(cfg)} ({truth.NOT_AFTER})"
 
 
 def recording_rules(cfg: Config) -> list[dict]:
-    certs = _certificates(cfg)
+    certs = truth.NOT_AFTER
     left = f"({certs} - time())"
     crit, warn = q.days(cfg.criticalDaysLeft), q.days(cfg.warningDaysLeft)
-    by = _by(cfg)
     state_exprs = {
         "expired": f"{left} < 0",
         "critical": f"({left} < {crit}) >= 0",
         "warning": f"({left} < {warn}) >= {crit}",
         "fine": f"{left} >= {warn}",
     }
-    rules = [{"record": STATE, "expr": f"count {by} ({state_exprs[s]})", "labels": {"state": s}} for s in STATES]
+    rules = [{"record": STATE, "expr": _zero_when_empty(cfg, state_exprs[s]), "labels": {"state": s}} for s in STATES]
     rules += [
-        {"record": ISSUER, "expr": f"count {_by(cfg, 'issuer_CN')} ({certs})"},
-        {"record": NAMESPACE, "expr": f"count {_by(cfg, 'namespace')} ({with_namespace(certs)})"},
-        {"record": PLACE_COUNT, "expr": f"count {_by(cfg, 'place_kind')} ({with_place_kind(certs)})"},
-        {"record": PLACE_SOONEST, "expr": f"min {_by(cfg, 'place_kind')} ({with_place_kind(certs)})"},
+        {"record": ISSUER, "expr": f"count {q.by_scope(cfg, 'issuer_CN')} ({certs})"},
+        {"record": NAMESPACE, "expr": f"count {q.by_scope(cfg, OBJECT_NAMESPACE)} ({with_object_namespace(certs)})"},
+        {"record": PLACE_COUNT, "expr": f"count {q.by_scope(cfg, 'place_kind')} ({with_place_kind(certs)})"},
+        {"record": PLACE_SOONEST, "expr": f"min {q.by_scope(cfg, 'place_kind')} ({with_place_kind(certs)})"},
     ]
     rules += [
-        {"record": WITHIN, "expr": f"count {by} (({left} < {q.days(d)}) >= 0)", "labels": {"within": f"{d}d"}}
+        {
+            "record": WITHIN,
+            "expr": _zero_when_empty(cfg, f"({left} < {q.days(d)}) >= 0"),
+            "labels": {"within": f"{d}d"},
+        }
         for d in WINDOWS
     ]
     return [{"name": GROUP, "rules": rules}]

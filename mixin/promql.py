@@ -17,7 +17,7 @@ Vocabulary:
 
 from __future__ import annotations
 
-from x509_mixin.catalogue.promql import selector_matchers
+from x509_mixin.catalogue.promql import matcher_text, selector_matchers
 from x509_mixin.mixin.config import Config, duration_seconds
 
 # Subquery resolution of the blocks that look back evaluation by evaluation.
@@ -62,6 +62,15 @@ def sel(cfg: Config, metric: str, offset: str = "", extra: str = "") -> str:
     return f"{metric}{{{body}}}" + (f" offset {offset}" if offset else "")
 
 
+def recorded_selector(cfg: Config, per_certificate: bool = False) -> str:
+    """The selector's matchers that a recorded series keeps, as text ("" when none): a count
+    keeps the scope labels only; a per-certificate truth also keeps the reporters' labels
+    when deduplication is off."""
+    every = per_certificate and not cfg.deduplicates
+    kept = [m for m in selector_matchers(cfg.selector) if every or m.name in scope_labels(cfg)]
+    return ", ".join(matcher_text(m) for m in kept)
+
+
 def scope_labels(cfg: Config) -> tuple[str, ...]:
     """The cluster label with multiCluster, and the selector's own labels that say where a
     target belongs rather than which one it is (`env` in `job="certs", env=~"prod|staging"`)."""
@@ -83,10 +92,11 @@ def group_by(labels: tuple[str, ...], expr: str) -> str:
     return f"group by ({', '.join(labels)}) ({expr})" if labels else f"group ({expr})"
 
 
-def by_cluster(cfg: Config, labels: tuple[str, ...] = ()) -> str:
-    """A `by (...)` clause that keeps the cluster label when multiCluster is on."""
+def by_scope(cfg: Config, *labels: str) -> str:
+    """A `by (...)` clause of the scope labels and `labels` ("" when there is none): an
+    aggregation never merges two clusters."""
     names = scope_labels(cfg) + labels
-    return f"by ({', '.join(names)}) " if names else ""
+    return f"by ({', '.join(names)})" if names else ""
 
 
 # ---- per-target state (recorded) ----------------------------------------------------------
@@ -244,10 +254,3 @@ def increase(cfg: Config, counter: str, window: str) -> str:
     # range stops 1s short of `window` so that it holds window/STEP steps on Prometheus 2
     # (closed range) and 3 (left-open range) alike.
     return f"sum_over_time((({now} - {value(STEP)}) >= 0 or {now} - 0)[{duration(seconds - 1)}:{STEP}])"
-
-
-def per_certificate(cfg: Config, expr: str) -> str:
-    """Reporters aggregated away (dashboards' raw-series panels)."""
-    if not cfg.deduplicates:
-        return expr
-    return f"max without ({', '.join(cfg.reporterLabels)}) ({expr})"

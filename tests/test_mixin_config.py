@@ -197,12 +197,22 @@ def test_prometheus_rule_metadata():
 def test_grafana_url_adds_dashboard_url_to_every_alert():
     assert all("dashboard_url" not in r.get("annotations", {}) for r in DEFAULT.values())
     out = rules({"grafanaUrl": "https://grafana.example.org/", "dashboardUidPrefix": "pki-"})
-    assert (
-        out["X509CertificateExpiration"]["annotations"]["dashboard_url"]
-        == "https://grafana.example.org/d/pki-inventory"
+    assert out["X509CertificateExpiration"]["annotations"]["dashboard_url"] == (
+        "https://grafana.example.org/d/pki-inventory?from=now-7d&to=now"
+        "&var-subject={{ $labels.subject_CN | urlquery }}&var-issuer={{ $labels.issuer_CN | urlquery }}"
+        "&var-namespace={{ with $labels.secret_namespace }}{{ . | urlquery }}{{ else }}"
+        "{{ $labels.configmap_namespace | urlquery }}{{ end }}"
+        "&var-path={{ $labels.filepath | urlquery }}&var-serial={{ $labels.serial_number | urlquery }}"
     )
-    assert out["X509CRLStale"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-inventory"
-    assert out["X509SourceDown"]["annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-exporter"
+    assert out["X509CRLStale"]["annotations"]["dashboard_url"].startswith(
+        "https://grafana.example.org/d/pki-inventory?"
+    )
+    assert out["X509SourceDown"]["annotations"]["dashboard_url"] == (
+        "https://grafana.example.org/d/pki-exporter?from=now-6h&to=now"
+        "{{ with $labels.job }}&var-job={{ . | urlquery }}{{ end }}"
+        "{{ with $labels.instance }}&var-instance={{ . | urlquery }}{{ end }}"
+        "{{ with $labels.source_name }}&var-source={{ . | urlquery }}{{ end }}"
+    )
     assert all("dashboard_url" in r["annotations"] for r in out.values() if "alert" in r)
 
 

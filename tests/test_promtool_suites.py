@@ -47,7 +47,10 @@ def test_variants_change_the_expectations():
     assert alert["exp_annotations"]["runbook_url"] == "https://wiki.example.org/runbooks/x509#exporterdown"
     assert alert["exp_annotations"]["dashboard"] == "https://grafana.example.org/d/x509"
     # grafanaUrl and dashboardUidPrefix: the alert links the dashboard that explains it.
-    assert alert["exp_annotations"]["dashboard_url"] == "https://grafana.example.org/d/pki-exporter"
+    assert alert["exp_annotations"]["dashboard_url"] == (
+        "https://grafana.example.org/d/pki-exporter?from=now-6h&to=now"
+        "&var-job=x509-certificate-exporter&var-instance=10.0.0.2%3A9793"
+    )
     sel = ut.adapt(doc, base, ut.effective_config(suite, load(ut.VARIANTS["selector"])))
     assert sel["tests"][0]["input_series"][0]["series"] == 'up{job="certs", instance="10.0.0.1:9793", env="prod"}'
     # Series of other jobs are left alone, so absence is still detected.

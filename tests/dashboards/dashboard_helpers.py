@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from grafana_interpolate import from_model, interpolate
+
 from x509_mixin.mixin.config import load
 from x509_mixin.mixin.dashboards import dashboards
 
@@ -48,19 +50,7 @@ def targets(model: dict) -> list[tuple[dict, dict]]:
 BUILT_INS = {"__rate_interval": "4s", "__interval": "1s", "__range": "30s"}
 
 
-def substitute(expr: str, values: dict[str, str]) -> str:
-    """Variables replaced as Grafana does (`$name` and `${name}`), the longest names first."""
-    for name, value in sorted({**BUILT_INS, **values}.items(), key=lambda kv: -len(kv[0])):
-        expr = expr.replace("${" + name + "}", value).replace("$" + name, value)
-    return expr
-
-
-def all_values(model: dict) -> dict[str, str]:
-    """Every variable at its default: All (`.*`) for query variables, the textboxes' `.*`."""
-    out = {}
-    for variable in model["templating"]["list"]:
-        if variable["type"] == "query":
-            out[variable["name"]] = variable["allValue"]
-        elif variable["type"] == "textbox":
-            out[variable["name"]] = variable["query"]
-    return out
+def substitute(expr: str, model: dict, chosen: dict | None = None) -> str:
+    """A panel query as Grafana sends it: the dashboard's variables at "All" (or `chosen`),
+    interpolated and escaped as Grafana does (grafana_interpolate)."""
+    return interpolate(expr, from_model(model, chosen), BUILT_INS)

@@ -8,7 +8,7 @@ from dashboard_helpers import panels
 from x509_mixin.mixin.config import load
 from x509_mixin.mixin.dashboards import dashboards
 
-SEL = 'job=~"x509-certificate-exporter.*", job=~"$job"'
+SEL = 'job=~"x509-certificate-exporter.*", job=~"$job", instance=~"$instance"'
 DEFAULT = dashboards(load())
 
 
@@ -44,16 +44,8 @@ def test_variables():
         return [v["name"] for v in m["templating"]["list"]]
 
     assert names(model("overview")) == ["datasource", "job", "instance"]
-    assert names(model("inventory")) == [
-        "datasource",
-        "job",
-        "instance",
-        "subject",
-        "issuer",
-        "namespace",
-        "path",
-        "serial",
-    ]
+    # The inventory reads only the per-certificate truth: no job or instance to choose.
+    assert names(model("inventory")) == ["datasource", "subject", "issuer", "namespace", "path", "serial"]
     assert names(model("exporter")) == ["datasource", "job", "instance", "source"]
     multi = model("overview", {"multiCluster": True, "clusterLabel": "k8s"})
     assert names(multi) == ["datasource", "cluster", "job", "instance"]
@@ -67,8 +59,14 @@ def test_variables():
         'label_values(up{job=~"x509-certificate-exporter.*", k8s=~"$cluster", job=~"$job"}, instance)'
     )
     assert variables["instance"]["allValue"] == ".*" and variables["instance"]["multi"] is True
-    subject = next(v for v in model("inventory")["templating"]["list"] if v["name"] == "subject")
-    assert subject["type"] == "textbox" and subject["query"] == ".*"
+    inventory = {v["name"]: v for v in model("inventory")["templating"]["list"]}
+    # Query variables with All: Grafana regex-escapes a chosen value, so it matches literally.
+    assert inventory["subject"]["type"] == "query" and inventory["subject"]["includeAll"] is True
+    assert inventory["subject"]["query"]["query"] == "label_values(certificate:x509_cert_not_after:max, subject_CN)"
+    assert inventory["namespace"]["query"]["query"] == (
+        "label_values(object_namespace:x509_cert_not_after:count, object_namespace)"
+    )
+    assert inventory["serial"]["type"] == "textbox" and inventory["serial"]["query"] == ".*"
 
 
 def test_overview_panels():
@@ -87,31 +85,40 @@ def test_overview_panels():
         ("bargauge", "Certificates by place", "none"),
         ("bargauge", "Soonest expiry by place", "s"),
         ("row", "Failures", None),
-        ("timeseries", "Bundles that failed to parse", "cps"),
+        ("timeseries", "Bundles that failed to parse", "short"),
     ]
     m = model("overview")
-    assert query(m, "Expired") == f'sum(state:x509_cert_not_after:count{{{SEL}, state="expired"}})'
-    assert query(m, "Certificates by issuer") == (
-        f"topk(20, sum by (issuer_CN) (issuer_CN:x509_cert_not_after:count{{{SEL}}}))"
+    # Counts from the recording rules: the per-certificate truth has no job or instance.
+    assert query(m, "Expired") == 'sum(state:x509_cert_not_after:count{state="expired"})'
+    assert query(m, "Certificates by issuer") == "topk(20, sum by (issuer_CN) (issuer_CN:x509_cert_not_after:count))"
+    assert query(m, "Certificates by namespace") == (
+        "topk(20, sum by (object_namespace) (object_namespace:x509_cert_not_after:count))"
     )
-    assert query(m, "Bundles that failed to parse") == (
-        f'sum by (source_name, reason) (rate(x509_source_errors_total{{{SEL}, instance=~"$instance", '
+    errors = (
+        f"x509_source_errors_total{{{SEL}, "
         'reason=~"bad_pem|bad_der|bad_crl|bad_pkcs12|bad_jks|bad_passphrase|no_certificate_found|decode_failed|'
-        'parse_timeout"}[$__rate_interval]))'
+        'parse_timeout"}'
+    )
+    # Per target, never added up, and a counter born at its first failure shows it.
+    assert query(m, "Bundles that failed to parse") == (
+        f"max by (instance, source_name, reason) (increase({errors}[$__rate_interval]) or "
+        f"({errors} unless last_over_time({errors}[1h] offset $__rate_interval)))"
     )
     soonest = query(m, "Certificates expiring soonest")
     assert soonest.startswith("bottomk(50, label_replace(") and soonest.endswith(" - time())")
-    assert "max without (job, instance, pod, container, endpoint, service, namespace, node)" in soonest
+    assert "(certificate:x509_cert_not_after:max, " in soonest
 
 
 def test_descriptions_say_how_certificates_are_counted():
     def description(m):
         return next(p for p in panels(m) if p["title"] == "Expired")["description"]
 
-    assert description(model("overview")).endswith("a certificate reported by several exporters counts once.")
-    assert description(model("overview", {"deduplicateReporters": False})).endswith(
-        "deduplicateReporters is off: each exporter's report counts."
-    )
+    assert description(model("overview")).endswith("a certificate several exporters report counts once.")
+    for key in ("overview", "inventory"):
+        m = model(key, {"deduplicateReporters": False})
+        title = "Expired" if key == "overview" else "Matching certificates"
+        text = next(p for p in panels(m) if p["title"] == title)["description"]
+        assert text.endswith("deduplicateReporters is off: each exporter's report counts."), text
 
 
 def test_thresholds_follow_the_configured_days():
@@ -150,18 +157,22 @@ def test_inventory_panels_and_filters():
         {"color": "green", "value": 7 * 86400},
     ]
     filters = 'subject_CN=~"$subject", issuer_CN=~"$issuer", filepath=~"$path", serial_number=~"$serial"'
+    # 0, not the last value, once nothing matches any more.
     assert query(m, "Matching certificates") == (
-        "count(max without (job, instance, pod, container, endpoint, service, namespace, node) ("
-        f'(x509_cert_not_after{{{SEL}, instance=~"$instance", {filters}, secret_namespace=~"$namespace"}} or '
-        f'x509_cert_not_after{{{SEL}, instance=~"$instance", {filters}, configmap_namespace=~"$namespace"}})))'
+        f'count((certificate:x509_cert_not_after:max{{{filters}, secret_namespace=~"$namespace"}} or '
+        f'certificate:x509_cert_not_after:max{{{filters}, configmap_namespace=~"$namespace"}})) or vector(0)'
     )
+    per_bundle = query(m, "Certificates per bundle")
+    assert per_bundle.startswith("count by (bundle, place_kind, node) (")
+    history = next(p for p in panels(m) if p["title"] == "Expiry date history")["targets"][0]
+    assert history["legendFormat"] == "{{subject_CN}} ({{place_kind}} {{bundle}} {{node}})"
     table = next(p for p in panels(m) if p["title"] == "Certificates")
     assert [t["refId"] for t in table["targets"]] == ["A", "B"] and all(t["instant"] for t in table["targets"])
     assert "Not before" not in str(table)
     with_nb = next(
         p for p in panels(model("inventory", {"exporter": {"exposeNotBefore": True}})) if p["title"] == "Certificates"
     )
-    assert "x509_cert_not_before" in with_nb["targets"][2]["expr"]
+    assert "certificate:x509_cert_not_before:max{" in with_nb["targets"][2]["expr"]
     assert with_nb["fieldConfig"]["overrides"][0]["matcher"]["options"] == "Not before"
 
 
@@ -172,22 +183,25 @@ def test_exporter_panels_and_diagnostics_gate():
         ("timeseries", "Exporter targets up", "none"),
         ("timeseries", "Sources up", "none"),
         ("timeseries", "Bundles per source", "none"),
-        ("timeseries", "Source errors by reason", "cps"),
+        ("timeseries", "Source errors by reason", "short"),
         ("timeseries", "Scrape duration", "s"),
         ("table", "Exporter versions", "none"),
         ("row", "Failures", None),
-        ("timeseries", "Panics", "cps"),
-        ("timeseries", "Passphrase failures", "cps"),
-        ("timeseries", "Kubernetes watch resyncs", "cps"),
-        ("timeseries", "Kubernetes transport errors", "cps"),
-        ("timeseries", "Label collisions dropped", "cps"),
+        ("timeseries", "Panics", "short"),
+        ("timeseries", "Passphrase failures", "short"),
+        ("timeseries", "Kubernetes watch resyncs", "short"),
+        ("timeseries", "Kubernetes transport errors", "short"),
+        ("timeseries", "Label collisions dropped", "short"),
     ]
     scrape = next(p for p in panels(m) if p["title"] == "Scrape duration")
     assert [s["value"] for s in scrape["fieldConfig"]["defaults"]["thresholds"]["steps"]] == [None, 8.0, 10.0]
     assert scrape["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"] == {"mode": "line"}
     assert query(m, "Sources up") == (
-        f'max by (instance, source_kind, source_name) (x509_source_up{{{SEL}, instance=~"$instance", '
-        'source_name=~"$source"})'
+        f'max by (instance, source_kind, source_name) (x509_source_up{{{SEL}, source_name=~"$source"}})'
+    )
+    # Replicas holding the same bundles are not added up: one line per exporter and source.
+    assert query(m, "Bundles per source") == (
+        f'max by (instance, source_kind, source_name) (x509_source_bundles{{{SEL}, source_name=~"$source"}})'
     )
     diag = model("exporter", {"exporter": {"exposeDiagnostics": True}})
     assert [p["title"] for p in diag["panels"]][len(m["panels"]) :] == [
@@ -202,11 +216,13 @@ def test_exporter_panels_and_diagnostics_gate():
 def test_multicluster_keeps_the_cluster_apart():
     m = model("overview", {"multiCluster": True})
     assert query(m, "Certificates by state and cluster") == (
-        'sum by (cluster, state) (state:x509_cert_not_after:count{job=~"x509-certificate-exporter.*", '
-        'cluster=~"$cluster", job=~"$job"})'
+        'sum by (cluster, state) (state:x509_cert_not_after:count{cluster=~"$cluster"})'
     )
     panel = next(p for p in panels(m) if p["title"] == "Certificates by state and cluster")
     assert panel["targets"][0]["legendFormat"] == "{{cluster}} {{state}}"
+    # Two clusters' targets with the same address stay two lines.
+    scrape = query(model("exporter", {"multiCluster": True}), "Scrape duration")
+    assert scrape.startswith("histogram_quantile(0.5, sum by (cluster, le, instance) (")
 
 
 def test_per_certificate_errors_gate_adds_the_failing_bundles_table():
@@ -218,19 +234,53 @@ def test_soonest_table_links_each_subject_to_the_inventory():
     table = next(p for p in panels(model("overview")) if p["title"] == "Certificates expiring soonest")
     link = table["fieldConfig"]["overrides"][1]
     assert link["matcher"]["options"] == "Subject CN"
+    # The subject percent-encoded (the inventory's query variable then matches it literally),
+    # with the data source (and the cluster) the table was read from.
     assert link["properties"][0]["value"][0]["url"] == (
-        "/d/x509-inventory?${__url_time_range}&${job:queryparam}&var-subject=${__value.raw}"
+        "/d/x509-inventory?${__url_time_range}&${datasource:queryparam}&var-subject=${__value.raw:percentencode}"
+    )
+    multi = next(
+        p for p in panels(model("overview", {"multiCluster": True})) if p["title"] == "Certificates expiring soonest"
+    )
+    assert (
+        "&${datasource:queryparam}&${cluster:queryparam}&"
+        in multi["fieldConfig"]["overrides"][1]["properties"][0]["value"][0]["url"]
     )
 
 
-def test_certificate_alerts_open_the_inventory_and_the_others_the_exporter_dashboard():
-    from x509_mixin.mixin.alerts import CERTIFICATE, alerts
-    from x509_mixin.mixin.dashboards import INVENTORY_ALERTS, dashboard_key
+def test_alert_links_open_the_dashboard_of_their_kind_and_set_only_its_variables():
+    import re
 
-    every = load({"exporter": {"exposeNotBefore": True, "exposePerCertError": True}})
+    from x509_mixin.mixin.alerts import CERTIFICATE, alert_groups, alerts
+    from x509_mixin.mixin.dashboards import dashboard_key
+
+    every = load(
+        {
+            "grafanaUrl": "https://grafana.example.org",
+            "multiCluster": True,
+            "exporter": {"exposeNotBefore": True, "exposePerCertError": True},
+        }
+    )
     kinds = {a.base: a.kind for a in alerts(every)}
-    assert INVENTORY_ALERTS == {base for base, kind in kinds.items() if kind == CERTIFICATE}
-    assert {dashboard_key(base) for base, kind in kinds.items() if kind != CERTIFICATE} == {"exporter"}
+    assert {base for base, kind in kinds.items() if dashboard_key(kind) == "inventory"} == {
+        "CertificateError",
+        "CertificateRenewal",
+        "CertificateExpiration",
+        "CertificateNotYetValid",
+        "CertificateRenewalOverdue",
+        "CRLNeedsRefresh",
+        "CRLStale",
+    }
+    models = {m["uid"]: m for m in dashboards(every).values()}
+    for rule in alert_groups(every)[0]["rules"]:
+        if "alert" not in rule:
+            continue
+        url = rule["annotations"]["dashboard_url"]
+        uid = re.match(r"https://grafana\.example\.org/d/([\w-]+)\?", url)[1]
+        names = {v["name"] for v in models[uid]["templating"]["list"]}
+        assert set(re.findall(r"var-(\w+)=", url)) <= names, (rule["alert"], url)
+        expected = "x509-inventory" if kinds[rule["alert"].removeprefix("X509")] == CERTIFICATE else "x509-exporter"
+        assert uid == expected
 
 
 def test_every_panel_has_an_id_a_description_and_a_unit():

@@ -18,7 +18,7 @@ from pathlib import Path
 import fake_exporter as fx
 import pytest
 import yaml
-from dashboard_helpers import CONFIGS, all_values, panels, substitute, targets
+from dashboard_helpers import CONFIGS, panels, substitute, targets
 
 from x509_mixin.generator.build import ALERTS_FILE, RULES_FILE, render
 from x509_mixin.mixin.config import Config, load
@@ -51,9 +51,9 @@ class Prom:
         assert body["status"] == "success", body
         return body["data"]
 
-    def run(self, target: dict, values: dict[str, str]) -> list[dict]:
-        """One panel target as Grafana sends it; the series it returns."""
-        expr = substitute(target["expr"], values)
+    def run(self, target: dict, model: dict, chosen: dict | None = None) -> list[dict]:
+        """One panel target as Grafana sends it, the variables at "All" or `chosen`; the series."""
+        expr = substitute(target["expr"], model, chosen)
         now = time.time()
         if target["instant"]:
             return self.get("/api/v1/query", query=expr, time=now)["result"]
@@ -130,10 +130,9 @@ def prom(request, tmp_path_factory):
 def test_every_panel_query_returns_data(prom):
     failures = []
     for name, model in prom.models.items():
-        values = all_values(model)
         for panel, target in targets(model):
             try:
-                result = prom.run(target, values)
+                result = prom.run(target, model)
             except Exception as exc:  # an HTTP 400 names the PromQL error
                 detail = exc.read().decode() if hasattr(exc, "read") else str(exc)
                 failures.append(f"{name} / {panel['title']} / {target['refId']}: {detail}")
@@ -145,13 +144,12 @@ def test_every_panel_query_returns_data(prom):
 
 def test_every_query_variable_lists_values(prom):
     for model in prom.models.values():
-        values = all_values(model)
         for variable in model["templating"]["list"]:
             if variable["type"] != "query":
                 continue
             m = re.fullmatch(r"label_values\((.*), (\w+)\)", variable["query"]["query"])
             assert m, variable["query"]
-            found = prom.get(f"/api/v1/label/{m[2]}/values", **{"match[]": substitute(m[1], values)})
+            found = prom.get(f"/api/v1/label/{m[2]}/values", **{"match[]": substitute(m[1], model)})
             assert found, variable["name"]
 
 
@@ -165,10 +163,10 @@ def _expected_states(prom: Prom, clusters=("east", "west")) -> dict[str, int]:
     return counts
 
 
-def _stat(prom: Prom, dashboard: str, title: str, values: dict[str, str]) -> float:
+def _stat(prom: Prom, dashboard: str, title: str, values: dict) -> float:
     model = prom.models[f"{prom.cfg.dashboardUidPrefix}{dashboard}.json"]
     panel = next(p for p in panels(model) if p["title"] == title)
-    result = prom.run(panel["targets"][0], {**all_values(model), **values})
+    result = prom.run(panel["targets"][0], model, values)
     assert len(result) == 1, result
     return float(result[0]["values"][-1][1])
 
@@ -192,20 +190,21 @@ def test_overview_counts_each_certificate_once_per_state(prom):
     if cfg.multiCluster:
         east = _expected_states(prom, ("east",))
         for state, title in titles.items():
-            assert _stat(prom, "overview", title, {"cluster": "east"}) == east[state], state
+            assert _stat(prom, "overview", title, {"cluster": ["east"]}) == east[state], state
 
 
 def test_inventory_filters_and_chains(prom):
     dedup = prom.cfg.deduplicates
-    matching = _stat(prom, "inventory", "Matching certificates", {"subject": "web1[.].*"})
+    web1 = ["web1.east.example.org", "web1.west.example.org"]
+    matching = _stat(prom, "inventory", "Matching certificates", {"subject": web1})
     # web1 in both clusters; without deduplication, the two east replicas count twice.
     assert matching == (2 if dedup else 3)
     # Secrets web1-tls and web4-tls in team-1, two certificates each, in both clusters.
-    assert _stat(prom, "inventory", "Matching certificates", {"namespace": "team-1"}) == (8 if dedup else 12)
-    assert _stat(prom, "inventory", "Matching certificates", {"namespace": "kube-system"}) == (8 if dedup else 12)
+    assert _stat(prom, "inventory", "Matching certificates", {"namespace": ["team-1"]}) == (8 if dedup else 12)
+    assert _stat(prom, "inventory", "Matching certificates", {"namespace": ["kube-system"]}) == (8 if dedup else 12)
     model = prom.models[f"{prom.cfg.dashboardUidPrefix}inventory.json"]
     panel = next(p for p in panels(model) if p["title"] == "Certificates per bundle")
-    rows = prom.run(panel["targets"][0], all_values(model))
+    rows = prom.run(panel["targets"][0], model)
     cluster = prom.cfg.clusterLabel
     secrets = {
         (r["metric"].get(cluster), r["metric"]["bundle"]): float(r["value"][1])
@@ -225,7 +224,7 @@ def test_inventory_filters_and_chains(prom):
 def test_inventory_lists_the_crl(prom):
     model = prom.models[f"{prom.cfg.dashboardUidPrefix}inventory.json"]
     panel = next(p for p in panels(model) if p["title"] == "CRLs")
-    rows = prom.run(panel["targets"][0], all_values(model))
+    rows = prom.run(panel["targets"][0], model)
     assert {(r["metric"]["bundle"], r["metric"]["crl_number"]) for r in rows} == {("/etc/ssl/crl.pem", "7")}
     # Next update 5 days after the fake exporter started.
     assert all(4.9 * 86400 < float(r["value"][1]) <= 5 * 86400 for r in rows)
@@ -234,7 +233,7 @@ def test_inventory_lists_the_crl(prom):
 def test_exporter_health_shows_the_failed_source(prom):
     model = prom.models[f"{prom.cfg.dashboardUidPrefix}exporter.json"]
     panel = next(p for p in panels(model) if p["title"] == "Sources up")
-    result = prom.run(panel["targets"][0], all_values(model))
+    result = prom.run(panel["targets"][0], model)
     down = {(r["metric"]["instance"], r["metric"]["source_name"]) for r in result if r["values"][-1][1] == "0"}
     assert down == {(prom.instances["west"][0], "kube")}
 

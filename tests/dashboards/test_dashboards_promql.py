@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import promql_parser
 import pytest
-from dashboard_helpers import CONFIGS, all_values, built, substitute, targets
+from dashboard_helpers import CONFIGS, built, substitute, targets
 
 from x509_mixin.catalogue.metrics import BY_NAME
 from x509_mixin.generator.dashboard_lint import nodes, recorded_names
@@ -16,9 +16,8 @@ from x509_mixin.mixin.config import load
 def metric_names(config: str) -> set[str]:
     names = set()
     for model in built(config).values():
-        values = all_values(model)
         for panel, target in targets(model):
-            expr = substitute(target["expr"], values)
+            expr = substitute(target["expr"], model)
             assert "$" not in expr.replace('"$1"', ""), (panel["title"], expr)
             tree = promql_parser.parse(expr)
             names |= {n.name for n, _ in nodes(tree) if isinstance(n, promql_parser.VectorSelector)}
@@ -47,8 +46,8 @@ def test_default_dashboards_use_no_gated_metric():
     assert names == {
         "up",
         "scrape_duration_seconds",
-        "x509_cert_not_after",
-        "x509_crl_next_update",
+        "certificate:x509_cert_not_after:max",
+        "crl:x509_crl_next_update:max",
         "x509_source_up",
         "x509_source_bundles",
         "x509_source_errors_total",
@@ -63,7 +62,7 @@ def test_default_dashboards_use_no_gated_metric():
         "state:x509_cert_not_after:count",
         "within:x509_cert_not_after:count",
         "issuer_CN:x509_cert_not_after:count",
-        "namespace:x509_cert_not_after:count",
+        "object_namespace:x509_cert_not_after:count",
         "place_kind:x509_cert_not_after:count",
         "place_kind:x509_cert_not_after:min",
     }
@@ -72,8 +71,8 @@ def test_default_dashboards_use_no_gated_metric():
 def test_gates_add_their_panels_metrics():
     on = {_base(n) for n in metric_names("everything-on")} - {_base(n) for n in metric_names("defaults")}
     assert on == {
-        "x509_cert_not_before",
-        "x509_cert_error",
+        "certificate:x509_cert_not_before:max",
+        "bundle:x509_cert_error:max",
         "x509_informer_queue_depth",
         "x509_kube_informer_scope",
         "format:x509_parse_duration_seconds:p99_rate5m",
