@@ -12,12 +12,18 @@ import promql_parser as pp
 
 # The binding's enums are not hashable: key by their names.
 _OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def quote(value: str) -> str:
     """A PromQL double-quoted string (Go escapes)."""
     return '"' + "".join(_ESCAPES.get(ch) or (f"\\x{ord(ch):02x}" if ord(ch) < 0x20 else ch) for ch in value) + '"'
+
+
+def is_label_name(name: object) -> bool:
+    """A valid Prometheus label name."""
+    return isinstance(name, str) and _LABEL_NAME.fullmatch(name) is not None
 
 
 def op(matcher: pp.Matcher) -> str:

@@ -19,6 +19,7 @@ from x509_mixin.catalogue.promql import op, selector_matchers
 from x509_mixin.mixin import promql as q
 from x509_mixin.mixin.config import Config
 from x509_mixin.mixin.grafana import DATASOURCE
+from x509_mixin.mixin.policies import threshold_rules
 from x509_mixin.mixin.rules import KUBE_P99, PARSE_P99, recording_groups
 from x509_mixin.mixin.truth import records
 
@@ -67,8 +68,9 @@ def _matchers(matchers: list[p.Matcher]) -> set[tuple[str, str, str]]:
 
 
 def recorded_names(cfg: Config) -> set[str]:
-    """Our recorded series: the dashboards' counts and the per-certificate truth."""
-    return {r["record"] for g in recording_groups(cfg) for r in g["rules"]} | set(records(cfg))
+    """Our recorded series: the dashboards' counts, the per-certificate truth and thresholds."""
+    thresholds = {r["record"] for r in threshold_rules(cfg)}
+    return {r["record"] for g in recording_groups(cfg) for r in g["rules"]} | set(records(cfg)) | thresholds
 
 
 def metric_problem(cfg: Config, name: str, recorded: set[str]) -> str | None:

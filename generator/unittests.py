@@ -24,7 +24,7 @@ import yaml
 from x509_mixin.catalogue.promql import matches, op, parse_vector_selector, selector_matchers, selector_text
 from x509_mixin.generator import promtool
 from x509_mixin.generator.build import ALERTS_FILE, RULES_FILE, write
-from x509_mixin.mixin import dashboard_rules, truth
+from x509_mixin.mixin import dashboard_rules, policies, truth
 from x509_mixin.mixin.alerts import alerts
 from x509_mixin.mixin.config import Config, load
 from x509_mixin.mixin.dashboards import rendered_dashboard_url
@@ -69,6 +69,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "multi-cluster": {"multiCluster": True, "clusterLabel": "k8s_cluster"},
     "selector": {"selector": 'job="certs", env=~"prod|staging"', "disabledAlerts": ["KubeWatchResyncStorm"]},
 }
+# The suites that also run under variants, and which (the overrides' labels would clash with
+# chart-names' extraAlertLabels, which the configuration refuses).
+VARIANT_RUNS: dict[str, tuple[str, ...]] = {"defaults": tuple(VARIANTS), "overrides": ("multi-cluster", "selector")}
 
 
 class CannotAdapt(Exception):
@@ -98,6 +101,11 @@ def suites(root: Path = SUITES_DIR) -> list[Suite]:
     for cfg_file in sorted(root.glob("*/config.yaml")):
         found.append(Suite(cfg_file.parent.name, cfg_file.parent, yaml.safe_load(cfg_file.read_text()) or {}))
     return found
+
+
+def variant_config(suite: Suite, variant: str) -> Config:
+    """The suite's configuration under a variant's keys."""
+    return load({**suite.config, **VARIANTS[variant]})
 
 
 def differing_fields(a: Config, b: Config) -> set[str]:
@@ -166,6 +174,7 @@ KINDS = {a.base: a.kind for a in alerts(load({"exporter": {"exposeNotBefore": Tr
 CERTIFICATE_RECORDS = frozenset(
     (truth.NOT_AFTER, truth.NOT_BEFORE, truth.EXPIRES_IN, truth.VALID_SINCE, truth.CRL_NEXT_UPDATE, truth.BUNDLE_ERROR)
     + dashboard_rules.RECORDS
+    + (policies.WARNING, policies.CRITICAL, policies.CRL_WARNING)
 )
 
 
@@ -274,8 +283,9 @@ def run_suites(user: Config | None = None, root: Path = SUITES_DIR, variants: bo
     plan: list[tuple[str, Suite, Config | None]] = []
     for suite in suites(root):
         plan.append((suite.name, suite, user))
-        if user is None and variants and suite.config == {}:
-            plan += [(f"{suite.name} as {name}", suite, load(v)) for name, v in VARIANTS.items()]
+        if user is None and variants:
+            runs = VARIANT_RUNS.get(suite.name, ())
+            plan += [(f"{suite.name} as {v}", suite, variant_config(suite, v)) for v in runs]
     for label, suite, overlay in plan:
         try:
             cfg = effective_config(suite, overlay)

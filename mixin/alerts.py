@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import promql_parser
 
+from x509_mixin.mixin import policies, truth
 from x509_mixin.mixin import promql as q
 from x509_mixin.mixin import templates as t
-from x509_mixin.mixin import truth
 from x509_mixin.mixin.config import ALERT_NAMES, Config, duration_seconds
 from x509_mixin.mixin.dashboards import dashboard_url
 
@@ -145,7 +145,7 @@ def _certificate_error(cfg: Config) -> Alert | None:
     return Alert(
         "CertificateError",
         CERTIFICATE,
-        f"{truth.BUNDLE_ERROR} > 0",
+        policies.policed(cfg, truth.BUNDLE_ERROR, f"{truth.BUNDLE_ERROR} > 0"),
         "A certificate bundle cannot be read or parsed.",
         "The bundle in "
         + t.PLACE
@@ -154,26 +154,25 @@ def _certificate_error(cfg: Config) -> Alert | None:
     )
 
 
-def _days_left(cfg: Config, days: float) -> str:
-    """`left < days`, and with the lifetime known never more than the share of the lifetime
-    the warning threshold leaves after renewalOverdueFraction, scaled alike: a 24-hour
-    certificate is judged against its own lifetime, a one-year one against the days."""
-    left = f"({truth.NOT_AFTER} - time())"
-    condition = f"{left} < {q.days(days)}"
-    known = truth.lifetime(cfg)
-    if known is not None:
-        share = (1 - cfg.renewalOverdueFraction) * days / cfg.warningDaysLeft
-        condition += f" and {left} < {q.number(share)} * {known[2]}"
-    return condition
+def _days_left(cfg: Config, threshold: str) -> str:
+    """Time left, when below each certificate's own `threshold` (mixin.policies)."""
+    return policies.join(cfg, f"({truth.NOT_AFTER} - time())", "<", policies.days_left(cfg, threshold))
+
+
+def _threshold(cfg: Config, threshold: str) -> str:
+    """ " (threshold: 20 days)" under certificateOverrides, naming the entry's own."""
+    if not cfg.certificateOverrides:
+        return ""
+    return " (threshold: " + policies.described(cfg, lambda o: f"{getattr(o or cfg, threshold):g} days") + ")"
 
 
 def _certificate_renewal(cfg: Config) -> Alert:
     return Alert(
         "CertificateRenewal",
         CERTIFICATE,
-        f"({_days_left(cfg, cfg.warningDaysLeft)}) > 0",
+        f"({_days_left(cfg, 'warningDaysLeft')}) > 0",
         "A certificate is due for renewal.",
-        t.CERTIFICATE + _where(cfg) + " " + t.EXPIRES + ".",
+        t.CERTIFICATE + _where(cfg) + " " + t.EXPIRES + _threshold(cfg, "warningDaysLeft") + ".",
     )
 
 
@@ -181,9 +180,9 @@ def _certificate_expiration(cfg: Config) -> Alert:
     return Alert(
         "CertificateExpiration",
         CERTIFICATE,
-        _days_left(cfg, cfg.criticalDaysLeft),
+        _days_left(cfg, "criticalDaysLeft"),
         "A certificate is about to expire or has expired.",
-        t.CERTIFICATE + _where(cfg) + " " + t.EXPIRES + ".",
+        t.CERTIFICATE + _where(cfg) + " " + t.EXPIRES + _threshold(cfg, "criticalDaysLeft") + ".",
     )
 
 
@@ -198,7 +197,7 @@ def _certificate_not_yet_valid(cfg: Config) -> Alert | None:
     return Alert(
         "CertificateNotYetValid",
         CERTIFICATE,
-        expr,
+        policies.policed(cfg, truth.NOT_AFTER, expr),
         "A certificate is not valid yet.",
         t.CERTIFICATE + _where(cfg) + " becomes valid in {{ humanizeDuration $value }}.",
     )
@@ -217,7 +216,11 @@ def _certificate_renewal_overdue(cfg: Config) -> Alert | None:
     return Alert(
         "CertificateRenewalOverdue",
         CERTIFICATE,
-        f"{left} > 0 and {elapsed} > {frac} * {life} and {life} <= {q.seconds(cfg.renewalOverdueMaxLifetime)}",
+        policies.policed(
+            cfg,
+            truth.NOT_AFTER,
+            f"{left} > 0 and {elapsed} > {frac} * {life} and {life} <= {q.seconds(cfg.renewalOverdueMaxLifetime)}",
+        ),
         "A certificate was not renewed when automated renewal should have happened.",
         t.CERTIFICATE
         + _where(cfg)
@@ -249,13 +252,15 @@ def _crl_needs_refresh(cfg: Config) -> Alert:
     return Alert(
         "CRLNeedsRefresh",
         CERTIFICATE,
-        f"{_next_update_in()} < {q.days(cfg.crlWarningDaysLeft)}",
+        policies.join(cfg, _next_update_in(), "<", policies.crl_days_left(cfg)),
         "A CRL is close to its next update date.",
         t.CRL
         + _where(cfg)
         + " must be refreshed: its next update "
         + '{{ if lt $value 0.0 }}was due {{ reReplaceAll "^-" "" (humanizeDuration $value) }} ago'
-        + "{{ else }}is due in {{ humanizeDuration $value }}{{ end }}.",
+        + "{{ else }}is due in {{ humanizeDuration $value }}{{ end }}"
+        + _threshold(cfg, "crlWarningDaysLeft")
+        + ".",
     )
 
 
@@ -265,7 +270,7 @@ def _crl_stale(cfg: Config) -> Alert:
     return Alert(
         "CRLStale",
         CERTIFICATE,
-        f"{_next_update_in()} < 0",
+        policies.policed(cfg, truth.CRL_NEXT_UPDATE, f"{_next_update_in()} < 0"),
         "A CRL is past its next update date.",
         t.CRL + _where(cfg) + " is stale: its next update was due "
         '{{ reReplaceAll "^-" "" (humanizeDuration $value) }} ago.',
@@ -408,7 +413,8 @@ def rule(cfg: Config, alert: Alert) -> dict:
 
 
 def alert_groups(cfg: Config) -> list[dict]:
-    """One rule group: the recorded per-target state and per-certificate truth, then every
-    alert, evaluated in this order at the same time."""
-    records = [{"record": r["record"], "expr": pretty(r["expr"])} for r in truth.truth_rules(cfg)]
+    """One rule group: the recorded per-target state, per-certificate truth and thresholds, then
+    every alert, evaluated in this order at the same time."""
+    recorded = truth.truth_rules(cfg) + policies.threshold_rules(cfg)
+    records = [{"record": r["record"], "expr": pretty(r["expr"])} for r in recorded]
     return [{"name": GROUP, "rules": records + [rule(cfg, a) for a in alerts(cfg)]}]

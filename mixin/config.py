@@ -14,7 +14,9 @@ from types import MappingProxyType
 from typing import Any
 
 from x509_mixin.catalogue.metrics import GATE_DEFAULTS
-from x509_mixin.catalogue.promql import parse_vector_selector
+from x509_mixin.catalogue.promql import is_label_name, parse_vector_selector, selector_matchers
+from x509_mixin.mixin.overrides import CertificateLabels, Override
+from x509_mixin.mixin.overrides import parse as parse_overrides
 
 # Base names (without prefix) of every alert the mixin can generate; severities, alertFor
 # and disabledAlerts are keyed by these.
@@ -111,6 +113,7 @@ DEFAULTS: dict[str, Any] = {
     "warningDaysLeft": 28,
     "criticalDaysLeft": 14,
     "crlWarningDaysLeft": 7,
+    "certificateOverrides": [],
     "severities": {},
     "alertFor": {},
     "disabledAlerts": [],
@@ -135,7 +138,6 @@ DEFAULTS: dict[str, Any] = {
 
 _DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
 _DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
-_LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ALERT_PREFIX_RE = re.compile(r"^([A-Z][A-Za-z0-9]*)?$")
 _K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
@@ -178,6 +180,7 @@ class Config:
     warningDaysLeft: float
     criticalDaysLeft: float
     crlWarningDaysLeft: float
+    certificateOverrides: tuple[Override, ...]
     severities: Mapping[str, str]
     alertFor: Mapping[str, str]
     disabledAlerts: frozenset[str]
@@ -271,7 +274,7 @@ class _Checker:
         if not self.expect(key, value, (dict,), "a mapping of label names to strings"):
             return
         for name, item in value.items():
-            if not isinstance(name, str) or not _LABEL_NAME_RE.match(name):
+            if not is_label_name(name):
                 self.fail(key, name, "label names must match [a-zA-Z_][a-zA-Z0-9_]*")
             elif name.startswith("__"):
                 self.fail(f"{key}.{name}", item, "names starting with __ are reserved by Prometheus")
@@ -298,12 +301,38 @@ def _check_locality(c: _Checker, m: dict[str, Any], explicit: bool) -> None:
     if not c.expect("localityLabels", value, (list,), "a list of label names such as node"):
         return
     for name in value:
-        if not isinstance(name, str) or not _LABEL_NAME_RE.match(name):
+        if not is_label_name(name):
             c.fail("localityLabels", name, "expected Prometheus label names such as node")
         elif isinstance(reporters, list) and name not in reporters and explicit:
             c.fail("localityLabels", name, "only reporterLabels are aggregated away; add it there or remove it here")
     if explicit and value and m["deduplicateReporters"] is False:
         c.fail("localityLabels", value, "has no effect with deduplicateReporters: false (every label is kept)")
+
+
+def _check_overrides(c: _Checker, m: dict[str, Any], days_ok: bool) -> tuple[Override, ...]:
+    if not days_ok or not all(isinstance(m[k], str) for k in ("clusterLabel", "selector")):
+        return ()  # refused above; the entries would be judged against a broken configuration
+    try:
+        scope = {mt.name for mt in selector_matchers(m["selector"])}
+    except ValueError:
+        return ()
+    reporters = (
+        {r for r in m["reporterLabels"] if isinstance(r, str)} if isinstance(m["reporterLabels"], list) else set()
+    )
+    locality = (
+        {r for r in m["localityLabels"] if isinstance(r, str)} if isinstance(m["localityLabels"], list) else set()
+    )
+    kept = (scope - reporters) | locality | ({m["clusterLabel"]} if m["multiCluster"] is True else set())
+    aggregated = reporters - kept
+    if m["deduplicateReporters"] is False:
+        kept, aggregated = kept | reporters, set()
+    labels = CertificateLabels(
+        kept=frozenset(kept),
+        aggregated=frozenset(aggregated),
+        on_every_alert=frozenset(m["extraAlertLabels"]) if isinstance(m["extraAlertLabels"], dict) else frozenset(),
+    )
+    defaults = {k: m[k] for k in ("warningDaysLeft", "criticalDaysLeft", "crlWarningDaysLeft")}
+    return parse_overrides(m["certificateOverrides"], c.fail, defaults, labels)
 
 
 def _check_grafana(c: _Checker, m: dict[str, Any]) -> None:
@@ -386,7 +415,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
     if c.expect("selector", m["selector"], (str,), "a string"):
         _check_selector(c, m["selector"])
     c.expect("multiCluster", m["multiCluster"], (bool,), "true or false")
-    if c.expect("clusterLabel", m["clusterLabel"], (str,), "a string") and not _LABEL_NAME_RE.match(m["clusterLabel"]):
+    if c.expect("clusterLabel", m["clusterLabel"], (str,), "a string") and not is_label_name(m["clusterLabel"]):
         c.fail("clusterLabel", m["clusterLabel"], "expected a Prometheus label name such as cluster")
     days_ok = True
     for key in ("warningDaysLeft", "criticalDaysLeft", "crlWarningDaysLeft"):
@@ -446,7 +475,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
     c.expect("deduplicateReporters", m["deduplicateReporters"], (bool,), "true or false")
     if c.expect("reporterLabels", m["reporterLabels"], (list,), "a list of label names"):
         for name in m["reporterLabels"]:
-            if not isinstance(name, str) or not _LABEL_NAME_RE.match(name):
+            if not is_label_name(name):
                 c.fail("reporterLabels", name, "expected Prometheus label names such as instance or pod")
             elif isinstance(m["clusterLabel"], str) and name == m["clusterLabel"] and m["multiCluster"] is True:
                 c.fail("reporterLabels", name, "the cluster label must not be aggregated away when multiCluster is on")
@@ -476,6 +505,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
             c.expect(f"prometheusRule.labels.{k}", v, (str,), "a string") for k, v in pr["labels"].items()
         )
     _check_grafana(c, m)
+    overrides = _check_overrides(c, m, days_ok)
     if c.problems:
         raise ConfigError(c.problems)
 
@@ -490,6 +520,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
         warningDaysLeft=m["warningDaysLeft"],
         criticalDaysLeft=m["criticalDaysLeft"],
         crlWarningDaysLeft=m["crlWarningDaysLeft"],
+        certificateOverrides=overrides,
         severities=freeze(severities),
         alertFor=freeze(alert_for),
         disabledAlerts=frozenset(m["disabledAlerts"]),

@@ -7,9 +7,10 @@ from __future__ import annotations
 from x509_mixin.mixin import dashboard_common as c
 from x509_mixin.mixin import dashboard_rules as r
 from x509_mixin.mixin import grafana as g
+from x509_mixin.mixin import policies, truth
 from x509_mixin.mixin import promql as q
-from x509_mixin.mixin import truth
 from x509_mixin.mixin.config import Config
+from x509_mixin.mixin.overrides import Override
 
 # (variable, label, certificate label). Query variables with "All": Grafana regex-escapes a
 # chosen value, so a wildcard CN (`*.example.com`) or `ACME Device (G2)` matches literally.
@@ -76,6 +77,17 @@ def _certificates_table(cfg: Config) -> g.Panel:
     ]
     if cfg.gate("exposeNotBefore"):
         overrides.insert(0, g.override("Not before", unit="dateTimeAsIso"))
+    if cfg.certificateOverrides:
+        # Which certificateOverrides entry applies to each certificate (0: the global settings).
+        where = c.recorded_matchers(cfg, per_certificate=True)
+        entry = policies.chain(cfg, truth.NOT_AFTER, _index, ignored=None, where=where)
+        # Without the entries' labels, which would keep the row from merging with the others.
+        policy = f"max without ({', '.join(policies.label_names(cfg))}) ({policies.also(cfg, entry, selected(cfg))})"
+        ref = chr(ord("A") + len(queries))
+        queries.append(g.Query(c.described(policy), instant=True))
+        values.append(f"Value #{ref}")
+        names[f"Value #{ref}"] = "Policy"
+        overrides.append(g.override("Policy", unit="none", mappings=[_policy_names(cfg)]))
     return g.table(
         "Certificates",
         "The matching certificates, one row each (a file that one node holds shows its node), sorted by bundle "
@@ -85,7 +97,13 @@ def _certificates_table(cfg: Config) -> g.Panel:
             if cfg.gate("exposeNotBefore")
             else " end (not before needs the exporter's exposeNotBefore)"
         )
-        + " and time left, coloured by the configured thresholds.",
+        + " and time left, coloured by the global thresholds"
+        + (
+            "; Policy names the certificateOverrides entry that decides a certificate's thresholds, labels or that "
+            "it is ignored (0: none, the global settings)."
+            if cfg.certificateOverrides
+            else "."
+        ),
         "s",
         queries,
         height=12,
@@ -96,6 +114,24 @@ def _certificates_table(cfg: Config) -> g.Panel:
         ],
         overrides=overrides,
     )
+
+
+def _index(o: Override | None) -> str:
+    return "0" if o is None else str(o.index)
+
+
+def _policy_names(cfg: Config) -> dict:
+    """Grafana value mappings: an entry's number -> its matchers and what it does."""
+    names = {"0": {"text": "global thresholds"}}
+    for o in cfg.certificateOverrides:
+        what = (
+            "ignored"
+            if o.ignore
+            else f"warning {o.warningDaysLeft:g}, critical {o.criticalDaysLeft:g} days"
+            + "".join(f", {k}={v}" for k, v in sorted(o.labels.items()))
+        )
+        names[str(o.index)] = {"text": f"{o.index}: {o.selector} ({what})"}
+    return {"type": "value", "options": names}
 
 
 def _crls(cfg: Config) -> g.Panel:

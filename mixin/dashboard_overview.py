@@ -8,8 +8,8 @@ from x509_mixin.catalogue.metrics import PARSE_REASONS
 from x509_mixin.mixin import dashboard_common as c
 from x509_mixin.mixin import dashboard_rules as r
 from x509_mixin.mixin import grafana as g
+from x509_mixin.mixin import policies, truth
 from x509_mixin.mixin import promql as q
-from x509_mixin.mixin import truth
 from x509_mixin.mixin.config import Config
 
 SOONEST = 50
@@ -19,14 +19,41 @@ def _state(cfg: Config, state: str) -> str:
     return f"sum({c.rec(cfg, r.STATE, 'state=' + json.dumps(state))})"
 
 
-def _state_stat(cfg: Config, title: str, state: str, what: str, color: str) -> g.Panel:
+def _state_stat(cfg: Config, title: str, state: str, what: str, color: str, width: int) -> g.Panel:
     return g.stat(
         title,
         f"Certificates {what}. From the recording rule {r.STATE} (0 once none is left); {c.counted(cfg)}.",
         "none",
         g.Query(_state(cfg, state)),
+        width=width,
         thresholds=[("green", None), (color, 1)] if color != "green" else [("green", None)],
     )
+
+
+def _state_stats(cfg: Config) -> list[g.Panel]:
+    """One stat per state; under certificateOverrides the thresholds are each certificate's own,
+    so the titles name none, and the ignored certificates have a stat of their own."""
+    policed = bool(cfg.certificateOverrides)
+
+    def limit(name: str, days: float) -> str:
+        return f"their own {name} (certificateOverrides; globally {days:g} days)" if policed else f"{days:g} days"
+
+    crit, warn = limit("criticalDaysLeft", cfg.criticalDaysLeft), limit("warningDaysLeft", cfg.warningDaysLeft)
+    states = [
+        ("Expired", "expired", "past their expiry date", "red"),
+        ("Critical" if policed else f"Critical (< {crit})", "critical", f"expiring within {crit}", "red"),
+        (
+            "Warning" if policed else f"Warning (< {warn})",
+            "warning",
+            f"expiring within {warn} but not {crit}",
+            "orange",
+        ),
+        ("Fine", "fine", f"with {warn} or more left", "green"),
+    ]
+    if policies.ignored(cfg) is not None:
+        states.append(("Ignored", "ignored", "a certificateOverrides entry ignores (no alert)", "blue"))
+    width = g.GRID_WIDTH // len(states)
+    return [_state_stat(cfg, *state, width=width) for state in states]
 
 
 def _soonest_table(cfg: Config) -> g.Panel:
@@ -39,12 +66,15 @@ def _soonest_table(cfg: Config) -> g.Panel:
     # The subject as a literal value (the inventory's filters are regex-escaped by Grafana), and
     # the data source and cluster this table was read from.
     scope = "&".join("${" + v + ":queryparam}" for v in ("datasource",) + (("cluster",) if cfg.multiCluster else ()))
+    where = c.recorded_matchers(cfg, per_certificate=True)
+    policed = policies.policed(cfg, truth.NOT_AFTER, c.certificates(cfg), where)
     return g.table(
         "Certificates expiring soonest",
         f"The {SOONEST} certificates with the least time left (negative: expired), with their place, subject and "
         f"issuer; red below {cfg.criticalDaysLeft} days, orange below {cfg.warningDaysLeft} days.",
         "s",
-        [g.Query(f"bottomk({SOONEST}, {c.described(c.certificates(cfg))} - time())", instant=True)],
+        # Certificates a certificateOverrides entry ignores are not listed (the inventory has them).
+        [g.Query(f"bottomk({SOONEST}, {c.described(policed)} - time())", instant=True)],
         height=12,
         transformations=[g.organize(columns, {**c.HEADERS, "Value": "Time left"}), g.sort_by("Time left")],
         overrides=[
@@ -69,22 +99,7 @@ def panels(cfg: Config) -> list:
     state_by = q.by_scope(cfg, "state")
     out: list = [
         g.row("Expiry"),
-        _state_stat(cfg, "Expired", "expired", "past their expiry date", "red"),
-        _state_stat(
-            cfg,
-            f"Critical (< {cfg.criticalDaysLeft} days)",
-            "critical",
-            f"expiring within {cfg.criticalDaysLeft} days",
-            "red",
-        ),
-        _state_stat(
-            cfg,
-            f"Warning (< {cfg.warningDaysLeft} days)",
-            "warning",
-            f"expiring within {cfg.warningDaysLeft} days but not {cfg.criticalDaysLeft}",
-            "orange",
-        ),
-        _state_stat(cfg, "Fine", "fine", f"with {cfg.warningDaysLeft} days or more left", "green"),
+        *_state_stats(cfg),
         g.timeseries(
             "Certificates by state" + (" and cluster" if cfg.multiCluster else ""),
             "Certificates per expiry state over time"

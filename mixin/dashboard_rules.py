@@ -10,8 +10,8 @@ window counts record 0 when a state empties, so a stat shows 0 rather than its l
 
 from __future__ import annotations
 
+from x509_mixin.mixin import policies, truth
 from x509_mixin.mixin import promql as q
-from x509_mixin.mixin import truth
 from x509_mixin.mixin.config import Config
 
 GROUP = "x509-certificates-dashboards"
@@ -24,7 +24,6 @@ PLACE_SOONEST = "place_kind:x509_cert_not_after:min"
 WITHIN = "within:x509_cert_not_after:count"
 RECORDS = (STATE, ISSUER, NAMESPACE, PLACE_COUNT, PLACE_SOONEST, WITHIN)
 
-STATES = ("expired", "critical", "warning", "fine")
 # Upcoming-expiry windows, in days, for the overview's timeline.
 WINDOWS = (7, 30, 90, 180, 365)
 # The namespace of a certificate's Secret or ConfigMap; its own name, so that it never
@@ -66,17 +65,28 @@ def _zero_when_empty(cfg: Config, expr: str) -> str:
     return f"count {q.by_scope(cfg)} ({expr}) or 0 * count {q.by_scope(cfg)} ({truth.NOT_AFTER})"
 
 
-def recording_rules(cfg: Config) -> list[dict]:
-    certs = truth.NOT_AFTER
-    left = f"({certs} - time())"
-    crit, warn = q.days(cfg.criticalDaysLeft), q.days(cfg.warningDaysLeft)
-    state_exprs = {
+def _states(cfg: Config, left: str) -> dict[str, str]:
+    """Each state's certificates by their own thresholds, the alerts' (mixin.policies)."""
+    crit, warn = policies.days_left(cfg, "criticalDaysLeft"), policies.days_left(cfg, "warningDaysLeft")
+    return {
         "expired": f"{left} < 0",
         "critical": f"({left} < {crit}) >= 0",
         "warning": f"({left} < {warn}) >= {crit}",
         "fine": f"{left} >= {warn}",
     }
-    rules = [{"record": STATE, "expr": _zero_when_empty(cfg, state_exprs[s]), "labels": {"state": s}} for s in STATES]
+
+
+def recording_rules(cfg: Config) -> list[dict]:
+    certs = truth.NOT_AFTER
+    # Time left of each certificate no entry ignores; the ignored ones are counted apart.
+    left = "(" + policies.policed(cfg, certs, f"{certs} - time()") + ")"
+    states = _states(cfg, left)
+    ignored = policies.ignored(cfg)
+    if ignored is not None:
+        states["ignored"] = ignored
+    rules = [
+        {"record": STATE, "expr": _zero_when_empty(cfg, expr), "labels": {"state": s}} for s, expr in states.items()
+    ]
     rules += [
         {"record": ISSUER, "expr": f"count {q.by_scope(cfg, 'issuer_CN')} ({certs})"},
         {"record": NAMESPACE, "expr": f"count {q.by_scope(cfg, OBJECT_NAMESPACE)} ({with_object_namespace(certs)})"},

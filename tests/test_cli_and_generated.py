@@ -68,6 +68,26 @@ def test_bad_config_exits_2_with_one_line_per_problem_and_writes_nothing(tmp_pat
     assert not out.exists()
 
 
+def test_a_refused_certificate_override_exits_2_naming_the_entry_and_writes_nothing(tmp_path):
+    cfg = tmp_path / "overrides.yaml"
+    cfg.write_text(
+        "certificateOverrides:\n"
+        "  - matchers: 'issuer_O=\"Let''s Encrypt\"'\n"
+        "    warningDaysLeft: 20\n"
+        "  - matchers: 'team=\"web\"'\n"
+        "    labels: {owner: web}\n"
+    )
+    out = tmp_path / "out"
+    result = cli("build", "--config", str(cfg), "--out", str(out))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{cfg}: config key certificateOverrides[1].matchers: invalid value 'team=\"web\"': no certificate series "
+        "carries the label team; use the exporter's certificate labels (subject_CN, issuer_O, secret_namespace, "
+        "filepath...) or secret_label_*/configmap_label_*"
+    ]
+    assert not out.exists()
+
+
 def test_invalid_yaml_and_missing_file_exit_2(tmp_path):
     cfg = tmp_path / "broken.yaml"
     cfg.write_text("selector: [unclosed\n")

@@ -246,6 +246,57 @@ def test_dashboard_uid_prefix_tags_folder_and_sidecar_labels():
     assert default["tags"] == ["x509", "certificates"]
 
 
+OVERRIDES = [
+    {"matchers": 'issuer_O="Let\'s Encrypt"', "warningDaysLeft": 20, "criticalDaysLeft": 7, "labels": {"team": "web"}},
+    {
+        "matchers": 'secret_namespace=~"payments|billing", subject_CN!=""',
+        "warningDaysLeft": 60,
+        "labels": {"owner": "p"},
+    },
+    {"matchers": 'filepath=~"/etc/ssl/certs/.*"', "ignore": True},
+]
+
+
+def test_certificate_overrides_are_one_rule_per_alert_with_the_entries_labels():
+    # The promtool suite tests/promtool/overrides proves the behaviour; here, the shape.
+    cfg = load({"certificateOverrides": OVERRIDES})
+    assert [(o.index, o.warningDaysLeft, o.criticalDaysLeft, o.ignore) for o in cfg.certificateOverrides] == [
+        (1, 20, 7, False),
+        (2, 60, 14, False),
+        (3, 28, 14, True),
+    ]
+    policed = rules({"certificateOverrides": OVERRIDES})
+    thresholds = {
+        "certificate:x509_cert_not_after:warning_threshold",
+        "certificate:x509_cert_not_after:critical_threshold",
+        "crl:x509_crl_next_update:warning_threshold",
+    }
+    assert set(policed) == set(DEFAULT) | thresholds
+    warning = flat(policed["certificate:x509_cert_not_after:warning_threshold"]["expr"])
+    # The entries in order, the global threshold last, their labels taken along.
+    assert warning.count("label_replace(") == 2 and warning.count("+ -Inf") == 1
+    assert (
+        warning.index("20 * 86400") < warning.index("60 * 86400") < warning.index("-Inf") < warning.index("28 * 86400")
+    )
+    # One rule per alert, comparing with the recorded threshold and taking the entries' labels.
+    assert flat(policed["X509CertificateRenewal"]["expr"]) == (
+        f"( ({NOT_AFTER} - time()) < ignoring (owner, team) group_left (owner, team) "
+        "certificate:x509_cert_not_after:warning_threshold ) > 0"
+    )
+    assert (
+        '(threshold: {{ if eq $labels.issuer_O "Let\'s Encrypt" }}20 days'
+        in policed["X509CertificateRenewal"]["annotations"]["description"]
+    )
+    # Every certificate and CRL alert reads a threshold (skips the ignored, carries the labels);
+    # exporter alerts do not.
+    for name, rule in policed.items():
+        about_certificates = name.startswith(("X509Certificate", "X509CRL")) and name != "X509CertificateCollision"
+        if name.startswith("X509"):
+            assert ("_threshold" in rule["expr"]) == about_certificates, name
+    # Without entries nothing changes.
+    assert rules({"certificateOverrides": []}) == DEFAULT
+
+
 def test_every_default_key_is_covered_by_a_test_above():
     # Guard: a new key needs a test showing its effect.
     import inspect
@@ -333,6 +384,94 @@ def test_every_default_key_is_covered_by_a_test_above():
             {"grafanaUrl": "https://g", "extraAlertAnnotations": {"dashboard_url": "x"}},
             "config key extraAlertAnnotations.dashboard_url: invalid value 'x': generated from grafanaUrl",
         ),
+        # certificateOverrides: each refusal names the entry, the key, the value and the fix.
+        ({"certificateOverrides": {"matchers": "x"}}, "config key certificateOverrides: invalid value {'matchers'"),
+        ({"certificateOverrides": ["x"]}, "config key certificateOverrides[0]: invalid value 'x': expected a mapping"),
+        (
+            {"certificateOverrides": [{"warningDaysLeft": 20}]},
+            "config key certificateOverrides[0].matchers: invalid value None: expected PromQL label matchers",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="Let', "warningDaysLeft": 20}]},
+            "config key certificateOverrides[0].matchers: invalid value 'issuer_O=\"Let': not PromQL label matchers",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": '{issuer_O="x"}', "warningDaysLeft": 20}]},
+            "config key certificateOverrides[0].matchers: invalid value '{issuer_O=\"x\"}': not PromQL label matchers",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'team="x"', "warningDaysLeft": 20}]},
+            "config key certificateOverrides[0].matchers: invalid value 'team=\"x\"': no certificate series carries "
+            "the label team",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'instance="x"', "warningDaysLeft": 20}]},
+            "config key certificateOverrides[0].matchers: invalid value 'instance=\"x\"': instance names the "
+            "exporter that reports a certificate",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'cluster="x"', "warningDaysLeft": 20}]},
+            "config key certificateOverrides[0].matchers: invalid value 'cluster=\"x\"': no certificate series",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="x"', "warningDaysLeft": 10}]},
+            "config key certificateOverrides[0].warningDaysLeft: invalid value 10: must be greater than "
+            "criticalDaysLeft (14) for this entry",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="x"', "criticalDaysLeft": 30}]},
+            "config key certificateOverrides[0].warningDaysLeft: invalid value 28: must be greater than "
+            "criticalDaysLeft (30)",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="x"', "crlWarningDaysLeft": 0}]},
+            "config key certificateOverrides[0].crlWarningDaysLeft: invalid value 0: expected a number of days",
+        ),
+        (
+            {
+                "certificateOverrides": [
+                    {"matchers": 'issuer_O="x"', "labels": {"team": "a"}},
+                    {"matchers": 'issuer_O="y"', "warningDays": 5},
+                ]
+            },
+            "config key certificateOverrides[1].warningDays: invalid value 5: unknown key; known keys are: matchers, ",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="x"', "warningDaysLeft": 28}]},
+            "config key certificateOverrides[0]: invalid value {'matchers': 'issuer_O=\"x\"', 'warningDaysLeft': 28}: "
+            "this entry changes nothing",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="x"', "ignore": True, "warningDaysLeft": 40}]},
+            "config key certificateOverrides[0].ignore: invalid value True: an ignored certificate raises no alert",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="x"', "ignore": "yes"}]},
+            "config key certificateOverrides[0].ignore: invalid value 'yes': expected true or false",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="x"', "labels": {"severity": "page"}}]},
+            "config key certificateOverrides[0].labels.severity: invalid value 'page': set severities",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="x"', "labels": {"subject_CN": "a"}}]},
+            "config key certificateOverrides[0].labels.subject_CN: invalid value 'a': a certificate already carries",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="x"', "labels": {"bad-name": "a"}}]},
+            "config key certificateOverrides[0].labels: invalid value 'bad-name': expected a Prometheus label name",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="x"', "labels": {"team": 1}}]},
+            "config key certificateOverrides[0].labels.team: invalid value 1: expected a string",
+        ),
+        (
+            {
+                "extraAlertLabels": {"team": "pki"},
+                "certificateOverrides": [{"matchers": 'issuer_O="x"', "labels": {"team": "a"}}],
+            },
+            "config key certificateOverrides[0].labels.team: invalid value 'a': extraAlertLabels sets this label",
+        ),
     ],
 )
 def test_bad_values_are_refused_with_one_line(data, line):
@@ -348,3 +487,24 @@ def test_config_is_immutable():
         cfg.warningDaysLeft = 3  # type: ignore[misc]
     with pytest.raises(TypeError):
         cfg.severities["CertificateRenewal"] = "info"  # type: ignore[index]
+
+
+def test_the_documented_overrides_examples_generate_the_documented_rule():
+    # docs/configuration.md shows CertificateRenewal for its three examples together.
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    section = doc.split("### Per-certificate policies (certificateOverrides)")[1].split("\n### ")[0]
+    entries = [
+        e
+        for block in re.findall(r"```yaml\n(.*?)```", section, re.S)
+        for e in yaml.safe_load(block)["certificateOverrides"]
+    ]
+    assert len(entries) == 3
+    recorded, alert = re.findall(r"\n```\n(.*?)```", section, re.S)[:2]
+    generated = rules({"certificateOverrides": entries})
+    assert recorded == generated["certificate:x509_cert_not_after:warning_threshold"]["expr"]
+    assert alert == generated["X509CertificateRenewal"]["expr"]

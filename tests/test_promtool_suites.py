@@ -10,7 +10,7 @@ from x509_mixin.mixin import promql as q
 from x509_mixin.mixin.config import load
 
 SUITES = {s.name: s for s in ut.suites()}
-PLAN = [(name, None) for name in SUITES] + [("defaults", v) for v in ut.VARIANTS]
+PLAN = [(name, None) for name in SUITES] + [(name, v) for name, vs in ut.VARIANT_RUNS.items() for v in vs]
 
 
 def test_every_alert_has_a_suite_that_fires_it():
@@ -27,7 +27,7 @@ def test_every_alert_has_a_suite_that_fires_it():
 @pytest.mark.parametrize("suite,variant", PLAN, ids=[f"{s}-{v or 'own'}" for s, v in PLAN])
 def test_suite_passes(suite, variant, tmp_path):
     s = SUITES[suite]
-    cfg = ut.effective_config(s, load(ut.VARIANTS[variant]) if variant else None)
+    cfg = ut.effective_config(s, ut.variant_config(s, variant) if variant else None)
     result = ut.run_suite(s, cfg, tmp_path)
     assert result.ok, result.output
 

@@ -15,6 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from x509_mixin.catalogue.metrics import CERT_LABELS, SCRAPE_DURATION_BUCKETS
 
 STATE_DAYS = {"expired": -3, "critical": 5, "warning": 20, "fine": 90}
+# One-year certificates: with the lifetime known the day thresholds decide, as without it
+# (a shorter lifetime caps them, mixin.policies).
+LIFETIME_DAYS = 365
 STATES = tuple(STATE_DAYS)
 
 
@@ -126,10 +129,10 @@ class Target:
         certs = certificates(self.cluster)
         for metric, value in (
             ("x509_cert_not_after", lambda c: self.now + c.days_left * 86400),
-            ("x509_cert_not_before", lambda c: self.now + (c.days_left - 90) * 86400),
+            ("x509_cert_not_before", lambda c: self.now + (c.days_left - LIFETIME_DAYS) * 86400),
             ("x509_cert_expired", lambda c: 1 if c.days_left < 0 else 0),
             ("x509_cert_expires_in_seconds", lambda c: c.days_left * 86400),
-            ("x509_cert_valid_since_seconds", lambda c: (90 - c.days_left) * 86400),
+            ("x509_cert_valid_since_seconds", lambda c: (LIFETIME_DAYS - c.days_left) * 86400),
         ):
             add(f"# TYPE {metric} gauge")
             for c in certs:

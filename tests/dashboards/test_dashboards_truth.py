@@ -22,7 +22,8 @@ from grafanalib import core as G
 from x509_mixin.generator import promtool
 from x509_mixin.generator.build import ALERTS_FILE, RULES_FILE, render
 from x509_mixin.mixin import dashboard_common as c
-from x509_mixin.mixin import dashboard_inventory, dashboard_rules
+from x509_mixin.mixin import dashboard_inventory, dashboard_rules, policies, truth
+from x509_mixin.mixin import promql as q
 from x509_mixin.mixin.config import load
 from x509_mixin.mixin.dashboards import dashboards
 
@@ -300,6 +301,48 @@ SCENARIOS = {
             "reporterLabels": ["job", "instance", "pod", "container", "endpoint", "service", "node"],
         },
     ),
+    # 16: each certificate in its own entry's state, the ignored apart and out of the lists.
+    "overrides": Scenario(
+        "certificateOverrides decide each certificate's state, policy and listing",
+        [
+            ("up" + target("1"), "1x20"),
+            (cert("1", issuer_O="Let's Encrypt", serial_number="1", **WEB), "864000x20"),
+            (cert("1", filepath="/etc/ssl/certs/root.pem", serial_number="2", subject_CN="Root"), "-86400x20"),
+            (cert("1", filepath="/srv/other.pem", serial_number="3", subject_CN="other"), f"{FIVE_DAYS}x20"),
+        ],
+        [
+            Check("overview", "Expired", "10m", [("{}", 0)]),
+            Check("overview", "Critical", "10m", [("{}", 1)]),
+            Check("overview", "Warning", "10m", [("{}", 1)]),
+            Check("overview", "Ignored", "10m", [("{}", 1)]),
+            Check(
+                "overview",
+                "Certificates expiring soonest",
+                "10m",
+                [('{subject_CN="other"}', 1), ('{subject_CN="web.example"}', 1)],
+                "count by (subject_CN) ({})",
+            ),
+            Check(
+                "inventory",
+                "Certificates",
+                "10m",
+                [('{subject_CN="Root"}', 2), ('{subject_CN="other"}', 0), ('{subject_CN="web.example"}', 1)],
+                "max by (subject_CN) ({})",
+                ref=2,
+            ),
+        ],
+        {
+            "certificateOverrides": [
+                {
+                    "matchers": 'issuer_O="Let\'s Encrypt"',
+                    "warningDaysLeft": 20,
+                    "criticalDaysLeft": 7,
+                    "labels": {"team": "web"},
+                },
+                {"matchers": 'filepath=~"/etc/ssl/certs/.*"', "ignore": True},
+            ]
+        },
+    ),
 }
 
 
@@ -397,6 +440,12 @@ def _textbox_subject(cfg):
 
 REAL_VARIABLES = dashboard_inventory.variables
 
+
+def _global_days_left(cfg, threshold):
+    # The entries still chained (labels, ignore), but every certificate on the global days.
+    return policies.chain(cfg, truth.NOT_AFTER, lambda o: q.days(getattr(cfg, threshold)))
+
+
 MUTATIONS = [
     ("two jobs", (dashboard_rules, "recording_rules", _raw_counts)),
     ("renewal then failed scrape", (c, "certificates", _raw_certificates)),
@@ -405,6 +454,7 @@ MUTATIONS = [
     ("born counters", (c, "increase", _unborn_increase)),
     ("replicas", (c, "increase", _summed_increase)),
     ("namespace selector", (dashboard_rules, "OBJECT_NAMESPACE", "namespace")),
+    ("overrides", (policies, "days_left", _global_days_left)),
 ]
 
 
