@@ -32,6 +32,13 @@ def test_committed_generated_files_are_up_to_date():
         assert committed.read_text() == text, f"{rel} is stale: run make generate"
 
 
+def test_alerts_index_is_up_to_date():
+    from x509_mixin.generator.alerts_index import render as render_index
+
+    committed = (ROOT / "docs" / "alerts-index.md").read_text()
+    assert committed == render_index(), "docs/alerts-index.md is stale: run make generate"
+
+
 def test_build_is_deterministic_and_writes_rules_and_dashboards(tmp_path):
     first = cli("build", "--out", str(tmp_path / "a"))
     second = cli("build", "--out", str(tmp_path / "b"))
