@@ -19,7 +19,7 @@ from x509_mixin.catalogue.metrics import family, metric_enabled
 from x509_mixin.catalogue.promql import op, selector_matchers
 from x509_mixin.generator.checks import Check, apply
 from x509_mixin.mixin.config import Config
-from x509_mixin.mixin.grafana import DATASOURCE
+from x509_mixin.mixin.grafana import DATASOURCE, GRID_WIDTH
 from x509_mixin.mixin.rules import recording_groups
 
 # Prometheus' own series about a scrape target.
@@ -111,8 +111,8 @@ def _uid(b: Board) -> Iterator[str]:
 
 def _grid_width(b: Board) -> Iterator[str]:
     for panel in b.model.get("panels", []):
-        if panel["gridPos"]["x"] + panel["gridPos"]["w"] > 24:
-            yield f"panel {panel.get('title')} is wider than the 24 grid columns"
+        if panel["gridPos"]["x"] + panel["gridPos"]["w"] > GRID_WIDTH:
+            yield f"panel {panel.get('title')} is wider than the {GRID_WIDTH} grid columns"
 
 
 def _overlaps(a: dict, b: dict) -> bool:
@@ -142,7 +142,7 @@ BOARD_CHECKS: tuple[Check[Board], ...] = (
         _template_variables,
     ),
     Check("dashboards/uid", f"the uid is set and at most {MAX_UID} characters", _uid),
-    Check("dashboards/grid-width", "no panel is wider than the 24 grid columns", _grid_width),
+    Check("dashboards/grid-width", f"no panel is wider than the {GRID_WIDTH} grid columns", _grid_width),
     Check("dashboards/panel-overlap", "no two panels overlap", _panel_overlap),
 )
 
