@@ -158,9 +158,9 @@ ALERT_CHECKS: tuple[Check[AlertRule], ...] = (
 )
 
 
-def lint_alerts(groups: list[dict], disabled: Set[str] = frozenset(), anchors: Set[str] | None = None) -> list[str]:
+def lint_alerts(groups: list[dict], disabled: Set[str] = frozenset()) -> list[str]:
     """One line per problem, naming the check and the alert."""
-    anchors = runbook_anchors() if anchors is None else anchors
+    anchors = runbook_anchors()
     problems: list[str] = []
     for group in groups:
         for rule in group.get("rules", []):
