@@ -18,6 +18,7 @@ test: venv tools browser  ## the full suite (slow end-to-end tests included)
 generate: venv  ## rewrite the committed generated files
 	$(BIN)/x509-mixin build --out .
 	$(BIN)/python -m x509_mixin.generator.dashboard_docs --write
+	$(BIN)/python -m x509_mixin.generator.alerts_index --write docs/alerts-index.md
 
 lint: venv tools  ## the generated artifacts' lint, then the code's: ruff (lint, format) and mypy
 	$(BIN)/x509-mixin lint
@@ -33,7 +34,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
 tools:

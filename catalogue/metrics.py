@@ -299,11 +299,18 @@ def cli_dir_source(directory: str) -> str:
     return "cli-dir-" + (name or "anon")
 
 
-def metric_enabled(name: str, gates: dict[str, bool]) -> bool:
-    """Whether an exporter with these `metrics:` gates emits the metric (histogram suffixes allowed)."""
-    base = name
+def family(name: str) -> Metric | None:
+    """The exporter metric a series name belongs to (a histogram's `_bucket`, `_sum` and
+    `_count` series included), or None."""
     for suffix in ("_bucket", "_sum", "_count"):
         if name.endswith(suffix) and name[: -len(suffix)] in BY_NAME:
-            base = name[: -len(suffix)]
-    metric = BY_NAME[base]
+            return BY_NAME[name[: -len(suffix)]]
+    return BY_NAME.get(name)
+
+
+def metric_enabled(name: str, gates: dict[str, bool]) -> bool:
+    """Whether an exporter with these `metrics:` gates emits the metric (histogram suffixes allowed)."""
+    metric = family(name)
+    if metric is None:
+        raise KeyError(name)
     return metric.gate is None or gates.get(metric.gate, GATE_DEFAULTS[metric.gate])

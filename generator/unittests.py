@@ -1,7 +1,8 @@
 """promtool unit-test suites, run on the rules generated for a configuration.
 
 A suite is a folder of `tests/promtool/` with a `config.yaml` and hand-written promtool test
-files whose expectations hold for that configuration. The same files also prove the rules
+files whose expectations hold for that configuration; the folders ship inside the
+distribution as the package `x509_mixin.suites`. The same files also prove the rules
 generated for other configurations: `adapt` rewrites their expectations for the keys whose
 effect on an alert is mechanical (names, severities, extra labels and annotations, runbook
 links, disabled alerts, the selector, the cluster label). A configuration that changes
@@ -16,6 +17,8 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +32,7 @@ from x509_mixin.mixin.alerts import alerts
 from x509_mixin.mixin.config import Config, load
 from x509_mixin.mixin.dashboards import rendered_dashboard_url
 
-SUITES_DIR = Path(__file__).resolve().parent.parent / "tests" / "promtool"
+SUITES_DIR: Traversable = resources.files("x509_mixin.suites")
 RULE_FILE_NAME = "prometheus_alerts.yaml"
 RECORDING_FILE_NAME = "prometheus_rules.yaml"
 
@@ -51,6 +54,7 @@ ADAPTABLE = frozenset(
         "dashboardTags",
         "dashboardFolder",
         "dashboardSidecarLabels",
+        "lint",
     }
 )
 CLUSTER_VALUE = "east"
@@ -88,18 +92,22 @@ class Report:
 @dataclass(frozen=True)
 class Suite:
     name: str
-    path: Path
+    path: Traversable
     config: dict[str, Any]
 
     @property
-    def files(self) -> list[Path]:
-        return sorted(p for p in self.path.glob("*.yaml") if p.name != "config.yaml")
+    def files(self) -> list[Traversable]:
+        found = (p for p in self.path.iterdir() if p.name.endswith(".yaml") and p.name != "config.yaml")
+        return sorted(found, key=lambda p: p.name)
 
 
-def suites(root: Path = SUITES_DIR) -> list[Suite]:
+def suites(root: Traversable = SUITES_DIR) -> list[Suite]:
+    """Every folder of `root` holding a config.yaml, by name."""
     found = []
-    for cfg_file in sorted(root.glob("*/config.yaml")):
-        found.append(Suite(cfg_file.parent.name, cfg_file.parent, yaml.safe_load(cfg_file.read_text()) or {}))
+    for folder in sorted((d for d in root.iterdir() if d.is_dir()), key=lambda d: d.name):
+        cfg_file = folder / "config.yaml"
+        if cfg_file.is_file():
+            found.append(Suite(folder.name, folder, yaml.safe_load(cfg_file.read_text(encoding="utf-8")) or {}))
     return found
 
 
@@ -255,7 +263,7 @@ def run_suite(
     workdir: Path,
     rules_cfg: Config | None = None,
     mutate: Callable[[str], str] | None = None,
-    files: list[Path] | None = None,
+    files: list[Traversable] | None = None,
 ) -> promtool.Result:
     """Generate the rules for `cfg`, adapt the suite's files to it, run promtool test rules.
 
@@ -269,7 +277,7 @@ def run_suite(
     (workdir / RECORDING_FILE_NAME).write_text((workdir / RULES_FILE).read_text())
     written = []
     for src in files or suite.files:
-        doc = yaml.safe_load(src.read_text())
+        doc = yaml.safe_load(src.read_text(encoding="utf-8"))
         doc["rule_files"] = [RULE_FILE_NAME, RECORDING_FILE_NAME]
         dst = workdir / src.name
         dst.write_text(yaml.safe_dump(adapt(doc, base, cfg), sort_keys=False))
@@ -277,7 +285,7 @@ def run_suite(
     return promtool.test_rules(written)
 
 
-def run_suites(user: Config | None = None, root: Path = SUITES_DIR, variants: bool = True) -> Report:
+def run_suites(user: Config | None = None, root: Traversable = SUITES_DIR, variants: bool = True) -> Report:
     """Every suite under its own configuration (and the variants), or adapted to `user`."""
     report = Report()
     plan: list[tuple[str, Suite, Config | None]] = []

@@ -46,6 +46,41 @@ ALERT_NAMES: tuple[str, ...] = (
 
 SEVERITIES = ("info", "warning", "critical")
 
+# Ids of the checks of `x509-mixin lint`, which `lint.disabled` may name; the checks
+# themselves live in x509_mixin.generator (alert_lint, dashboard_lint, lint), which asserts
+# that it implements exactly these.
+LINT_CHECKS: tuple[str, ...] = (
+    "rules/promtool",
+    "alerts/name",
+    "alerts/severity",
+    "alerts/summary",
+    "alerts/description",
+    "alerts/runbook-url",
+    "alerts/runbook-anchor",
+    "alerts/absent-for",
+    "alerts/template-labels",
+    "dashboards/template-datasource",
+    "dashboards/template-variables",
+    "dashboards/uid",
+    "dashboards/grid-width",
+    "dashboards/panel-overlap",
+    "dashboards/panel-title",
+    "dashboards/panel-description",
+    "dashboards/panel-units",
+    "dashboards/panel-datasource",
+    "dashboards/panel-query",
+    "dashboards/target-datasource",
+    "dashboards/query-parses",
+    "dashboards/selector",
+    "dashboards/target-job",
+    "dashboards/target-instance",
+    "dashboards/target-cluster",
+    "dashboards/emitted-metrics",
+    "dashboards/counter-rate",
+    "dashboards/rate-interval",
+    "dashboards/unique-uid",
+)
+
 DEFAULT_SEVERITIES: dict[str, str] = {
     "SourceErrors": "warning",
     "SourceErrorsSustained": "critical",
@@ -134,6 +169,7 @@ DEFAULTS: dict[str, Any] = {
     "dashboardTags": ["x509", "certificates"],
     "dashboardFolder": "Certificates",
     "dashboardSidecarLabels": {"grafana_dashboard": "1"},
+    "lint": {"disabled": []},
 }
 
 _DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
@@ -172,6 +208,11 @@ class PrometheusRuleMeta:
 
 
 @dataclass(frozen=True)
+class LintSettings:
+    disabled: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Config:
     alertNamePrefix: str
     selector: str
@@ -201,6 +242,7 @@ class Config:
     dashboardTags: tuple[str, ...]
     dashboardFolder: str
     dashboardSidecarLabels: Mapping[str, str]
+    lint: LintSettings
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def alert_name(self, base: str) -> str:
@@ -394,7 +436,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
     c.unknown("", data, DEFAULTS)
     merged = copy.deepcopy(DEFAULTS)
     for key, value in data.items():
-        if key in ("exporter", "prometheusRule") and isinstance(value, Mapping):
+        if key in ("exporter", "prometheusRule", "lint") and isinstance(value, Mapping):
             unused = {k: v for k, v in value.items() if key == "exporter" and k in _UNUSED_GATES}
             for gate, v in unused.items():
                 c.fail(f"exporter.{gate}", v, _UNUSED_GATES[gate])
@@ -505,6 +547,12 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
             c.expect(f"prometheusRule.labels.{k}", v, (str,), "a string") for k, v in pr["labels"].items()
         )
     _check_grafana(c, m)
+    if c.expect("lint", m["lint"], (dict,), "a mapping such as {disabled: [alerts/runbook-anchor]}") and c.expect(
+        "lint.disabled", m["lint"]["disabled"], (list,), "a list of lint check ids"
+    ):
+        for check in m["lint"]["disabled"]:
+            if check not in LINT_CHECKS:
+                c.fail("lint.disabled", check, "unknown lint check; known checks are: " + ", ".join(LINT_CHECKS))
     overrides = _check_overrides(c, m, days_ok)
     if c.problems:
         raise ConfigError(c.problems)
@@ -541,6 +589,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
         dashboardTags=tuple(m["dashboardTags"]),
         dashboardFolder=m["dashboardFolder"],
         dashboardSidecarLabels=freeze(dict(m["dashboardSidecarLabels"])),
+        lint=LintSettings(frozenset(m["lint"]["disabled"])),
         raw=freeze(dict(data)),
     )
 

@@ -28,6 +28,7 @@ def flat(expr: str) -> str:
 
 
 DEFAULT = rules()
+DEFAULT_ALERTS = [name for name in DEFAULT if ":" not in name]
 
 
 def test_default_alert_set_and_chart_names_with_empty_prefix():
@@ -297,6 +298,20 @@ def test_certificate_overrides_are_one_rule_per_alert_with_the_entries_labels():
     assert rules({"certificateOverrides": []}) == DEFAULT
 
 
+def test_lint_disabled_turns_lint_checks_off_by_id_and_changes_no_output():
+    from x509_mixin.generator.lint import lint
+
+    own_runbooks = {"runbookUrlPattern": "https://wiki.example.org/x509#runbook-%s"}
+    problems = lint(load(own_runbooks))
+    assert len(problems) == len(DEFAULT_ALERTS) and all(
+        p.startswith("alerts/runbook-anchor: alert X509") for p in problems
+    )
+    off = load({**own_runbooks, "lint": {"disabled": ["alerts/runbook-anchor"]}})
+    assert off.lint.disabled == {"alerts/runbook-anchor"}
+    assert lint(off) == []
+    assert render(off) == render(load(own_runbooks))
+
+
 def test_every_default_key_is_covered_by_a_test_above():
     # Guard: a new key needs a test showing its effect.
     import inspect
@@ -471,6 +486,16 @@ def test_every_default_key_is_covered_by_a_test_above():
                 "certificateOverrides": [{"matchers": 'issuer_O="x"', "labels": {"team": "a"}}],
             },
             "config key certificateOverrides[0].labels.team: invalid value 'a': extraAlertLabels sets this label",
+        ),
+        (
+            {"lint": {"disabled": ["alerts/summery"]}},
+            "config key lint.disabled: invalid value 'alerts/summery': unknown lint check; known checks are: "
+            "rules/promtool, alerts/name, alerts/severity, alerts/summary,",
+        ),
+        ({"lint": {"disable": []}}, "config key lint.disable: unknown key; known keys are: disabled"),
+        (
+            {"lint": {"disabled": "alerts/name"}},
+            "config key lint.disabled: invalid value 'alerts/name': expected a list",
         ),
     ],
 )

@@ -92,4 +92,6 @@ def test_each_rule_catches_its_breach(breach, expected):
 def test_uids_must_be_unique():
     models = built("defaults")
     models["copy.json"] = copy.deepcopy(models["x509-overview.json"])
-    assert lint_dashboards(models, load()) == ["dashboards: uid x509-overview is used more than once"]
+    assert lint_dashboards(models, load()) == [
+        "dashboards/unique-uid: dashboards: uid x509-overview is used more than once"
+    ]
