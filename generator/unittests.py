@@ -49,6 +49,7 @@ ADAPTABLE = frozenset(
         "dashboardTags",
         "dashboardFolder",
         "dashboardSidecarLabels",
+        "alertmanager",
     }
 )
 CLUSTER_VALUE = "east"

@@ -131,7 +131,19 @@ DEFAULTS: dict[str, Any] = {
     "dashboardTags": ["x509", "certificates"],
     "dashboardFolder": "Certificates",
     "dashboardSidecarLabels": {"grafana_dashboard": "1"},
+    "alertmanager": {
+        "receivers": {"critical": "x509-page", "warning": "x509-ticket", "info": None},
+        "groupWait": "30s",
+        "groupInterval": "5m",
+        "repeatInterval": "12h",
+        "output": "config",
+    },
 }
+
+# The receiver of the severities sent nowhere (`null` in alertmanager.receivers): it has no
+# integration, so Alertmanager drops what reaches it.
+NULL_RECEIVER = "x509-null"
+ALERTMANAGER_OUTPUTS = ("config", "snippet")
 
 _DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
 _DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
@@ -143,6 +155,8 @@ _URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 # ("inventory") leaves 31 for the prefix.
 _UID_PREFIX_RE = re.compile(r"^[a-zA-Z0-9_-]{0,31}$")
 _K8S_LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+# Alertmanager takes any string; these keep the generated YAML and amtool's label syntax plain.
+_RECEIVER_RE = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.:@/ -]*[A-Za-z0-9_])?$")
 _K8S_LABEL_KEY_RE = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
@@ -167,6 +181,15 @@ class PrometheusRuleMeta:
     name: str
     namespace: str
     labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    receivers: Mapping[str, str | None]  # severity -> receiver name, None: nowhere
+    groupWait: str
+    groupInterval: str
+    repeatInterval: str
+    output: str  # "config" (a whole Alertmanager configuration) or "snippet" (to merge)
 
 
 @dataclass(frozen=True)
@@ -198,6 +221,7 @@ class Config:
     dashboardTags: tuple[str, ...]
     dashboardFolder: str
     dashboardSidecarLabels: Mapping[str, str]
+    alertmanager: AlertmanagerSettings
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def alert_name(self, base: str) -> str:
@@ -356,6 +380,48 @@ def _check_grafana(c: _Checker, m: dict[str, Any]) -> None:
                 )
 
 
+def _check_alertmanager(c: _Checker, am: Any) -> None:
+    if not c.expect(
+        "alertmanager", am, (dict,), "a mapping with receivers, groupWait, groupInterval, repeatInterval, output"
+    ):
+        return
+    receivers = am["receivers"]
+    if c.expect(
+        "alertmanager.receivers", receivers, (dict,), "a mapping of severities (critical, warning, info) to names"
+    ):
+        for severity, name in receivers.items():
+            key = f"alertmanager.receivers.{severity}"
+            if severity not in SEVERITIES:
+                c.fail(key, name, "unknown severity; use critical, warning or info")
+            elif name is None:
+                continue
+            elif not isinstance(name, str) or not _RECEIVER_RE.match(name):
+                c.fail(key, name, "expected a receiver name (letters, digits, spaces and -_.:@/), or null for nowhere")
+            elif name == NULL_RECEIVER:
+                c.fail(key, name, f"{NULL_RECEIVER} is the mixin's receiver for alerts sent nowhere; write null")
+    for key in ("groupWait", "groupInterval", "repeatInterval"):
+        if c.expect(f"alertmanager.{key}", am[key], (str,), "a duration string such as 5m"):
+            c.duration(f"alertmanager.{key}", am[key], allow_zero=key == "groupWait")
+    try:
+        interval, repeat = duration_seconds(am["groupInterval"]), duration_seconds(am["repeatInterval"])
+    except ValueError:
+        pass  # reported above
+    else:
+        if 0 < repeat < interval:
+            c.fail(
+                "alertmanager.repeatInterval",
+                am["repeatInterval"],
+                f"must be at least groupInterval ({am['groupInterval']}): Alertmanager repeats only at a group flush",
+            )
+    if am["output"] not in ALERTMANAGER_OUTPUTS:
+        c.fail(
+            "alertmanager.output",
+            am["output"],
+            "expected config (a whole Alertmanager configuration) or snippet (routes, receivers and "
+            "inhibit_rules to merge into yours)",
+        )
+
+
 def load(data: Mapping[str, Any] | None = None) -> Config:
     """Validate a user configuration (merged over the defaults) and return the Config."""
     data = {} if data is None else data
@@ -365,12 +431,15 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
     c.unknown("", data, DEFAULTS)
     merged = copy.deepcopy(DEFAULTS)
     for key, value in data.items():
-        if key in ("exporter", "prometheusRule") and isinstance(value, Mapping):
+        if key in ("exporter", "prometheusRule", "alertmanager") and isinstance(value, Mapping):
             unused = {k: v for k, v in value.items() if key == "exporter" and k in _UNUSED_GATES}
             for gate, v in unused.items():
                 c.fail(f"exporter.{gate}", v, _UNUSED_GATES[gate])
             c.unknown(f"{key}.", {k: v for k, v in value.items() if k not in unused}, DEFAULTS[key])
             merged[key].update({k: v for k, v in value.items() if k in DEFAULTS[key]})
+            if key == "alertmanager" and isinstance(value.get("receivers"), Mapping):
+                # Per severity over the defaults, like `severities`.
+                merged[key]["receivers"] = {**DEFAULTS[key]["receivers"], **value["receivers"]}
         elif key in DEFAULTS:
             merged[key] = value
     m = merged
@@ -476,12 +545,14 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
             c.expect(f"prometheusRule.labels.{k}", v, (str,), "a string") for k, v in pr["labels"].items()
         )
     _check_grafana(c, m)
+    _check_alertmanager(c, m["alertmanager"])
     if c.problems:
         raise ConfigError(c.problems)
 
     severities = dict(DEFAULT_SEVERITIES, **m["severities"])
     alert_for = dict(DEFAULT_FOR, **m["alertFor"])
     freeze = MappingProxyType
+    am = m["alertmanager"]
     return Config(
         alertNamePrefix=m["alertNamePrefix"],
         selector=m["selector"],
@@ -510,6 +581,13 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
         dashboardTags=tuple(m["dashboardTags"]),
         dashboardFolder=m["dashboardFolder"],
         dashboardSidecarLabels=freeze(dict(m["dashboardSidecarLabels"])),
+        alertmanager=AlertmanagerSettings(
+            receivers=freeze(dict(am["receivers"])),
+            groupWait=am["groupWait"],
+            groupInterval=am["groupInterval"],
+            repeatInterval=am["repeatInterval"],
+            output=am["output"],
+        ),
         raw=freeze(dict(data)),
     )
 
