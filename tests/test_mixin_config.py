@@ -248,7 +248,10 @@ def severity_receivers(doc: dict) -> list[list[tuple[str, str]]]:
 
 def test_alertmanager_receivers_name_the_receiver_of_each_severity():
     default = alertmanager_file()
-    assert severity_receivers(default) == [[('severity="critical"', "x509-page"), ('severity="warning"', "x509-ticket")]] * 2
+    assert (
+        severity_receivers(default)
+        == [[('severity="critical"', "x509-page"), ('severity="warning"', "x509-ticket")]] * 2
+    )
     assert default["receivers"] == [{"name": "x509-page"}, {"name": "x509-ticket"}]
     assert default["route"]["receiver"] == default["route"]["routes"][0]["receiver"] == "x509-ticket"
     # Merged per severity over the defaults; info gets a route once an alert is info.

@@ -12,6 +12,7 @@ from x509_mixin.generator import amtool, routes_tests
 from x509_mixin.generator.build import ALERTMANAGER_FILE, alertmanager_text, render
 from x509_mixin.generator.unittests import suites
 from x509_mixin.mixin.alertmanager import inhibitions
+from x509_mixin.mixin.alerts import alert_groups
 from x509_mixin.mixin.config import ALERT_NAMES, load
 
 needs_amtool = pytest.mark.skipif(shutil.which("amtool") is None, reason="needs amtool (make tools)")
@@ -372,3 +373,13 @@ def test_a_wrong_route_tree_is_caught(monkeypatch):
     outcomes = routes_tests.run(load())
     wrong = {o.case.labels["alertname"]: o.got for o in outcomes if not o.ok}
     assert wrong == {"X509CertificateExpirationSoon": ["x509-page"], "X509CertificateRenewalOverdue": ["x509-page"]}
+
+
+@pytest.mark.parametrize("overrides", [{}, {"exporter": {"exposeNotBefore": True}}, {"alertNamePrefix": ""}])
+def test_every_silenced_alert_is_evaluated_before_the_alert_that_silences_it(overrides):
+    # Prometheus sends each rule's alerts right after evaluating it: on a renewal, the held
+    # alert's resolution then reaches Alertmanager first and never fires unsilenced meanwhile.
+    cfg = load(overrides)
+    order = [r["alert"][len(cfg.alertNamePrefix) :] for r in alert_groups(cfg)[0]["rules"] if "alert" in r]
+    for rule in inhibitions(cfg):
+        assert all(order.index(t) < order.index(rule.source) for t in rule.targets), rule.source
