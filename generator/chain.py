@@ -263,8 +263,12 @@ class Chain:
     def exporters(self) -> list[Server]:
         return [s for s in self.servers if s.name.startswith("exporter")]
 
-    def logs(self) -> str:
-        return "\n".join(f"==== {s.name} ({s.log_path})\n{s.log()}" for s in self.servers)
+    def logs(self, lines: int = 150) -> str:
+        """The end of every server's log (the whole log stays in its file)."""
+        return "\n".join(
+            f"==== {s.name}: last {lines} lines of {s.log_path}\n" + "\n".join(s.log().splitlines()[-lines:])
+            for s in self.servers
+        )
 
     def stop(self) -> None:
         """Prometheus first (no alert is sent to a stopped Alertmanager), then the others."""

@@ -178,7 +178,7 @@ def inhibitions(cfg: Config) -> list[Inhibition]:
             "CertificateExpiration",
             ("CertificateRenewal", "CertificateRenewalOverdue"),
             certificate,
-            "the page says it all; the ticket for the same certificate would only repeat it",
+            "the critical alert says it all; the warnings for the same certificate would only repeat it",
         ),
         Inhibition(
             "CertificateRenewalOverdue",

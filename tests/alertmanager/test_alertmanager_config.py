@@ -383,3 +383,12 @@ def test_every_silenced_alert_is_evaluated_before_the_alert_that_silences_it(ove
     order = [r["alert"][len(cfg.alertNamePrefix) :] for r in alert_groups(cfg)[0]["rules"] if "alert" in r]
     for rule in inhibitions(cfg):
         assert all(order.index(t) < order.index(rule.source) for t in rule.targets), rule.source
+
+
+def test_docs_generated_part_is_up_to_date():
+    from x509_mixin.generator.alertmanager_docs import BEGIN, DOC, updated
+
+    text = DOC.read_text()
+    assert text.count(BEGIN) == 1 and updated(text) == text, "docs/alertmanager.md is stale: run make generate"
+    # It shows the committed file itself.
+    assert render(load())[ALERTMANAGER_FILE].rstrip("\n") in text

@@ -226,16 +226,15 @@ def observed(tmp_path_factory, request):
     chain = start_chain(load(CONFIG), work / "run", demo_pki.exporter_config(pki), replicas=2, other_jobs=jobs)
     serial = str(x509.load_pem_x509_certificate((pki / RENEWED).read_bytes()).serial_number)
     o = Observed(chain, pki, time.time(), serial=serial)
+    broke = True
     try:
         _run(o)
+        broke = False
         yield o
-    except BaseException:
-        print(chain.logs())
-        raise
     finally:
         chain.stop()
         storm.shutdown()
-        if request.session.testsfailed > failed:
+        if broke or request.session.testsfailed > failed:
             print(chain.logs())
         print("notifications received (seconds after start, receiver, status, alerts):")
         for n in chain.webhook.received:
@@ -405,11 +404,13 @@ def test_a_renewed_certificate_resolves_within_a_bounded_time(observed):
 def test_stopping_the_exporters_delivers_exporter_down_and_certificate_alerts_stay(observed):
     assert observed.exit_codes == [0, 0]
     down = {("ticket", "X509ExporterDown", f"127.0.0.1:{s.port}") for s in observed.chain.exporters}
-    # One notification of both targets down (one group); no certificate alert resolves or fires
-    # again. (Prometheus re-sends resolved alerts a minute later: the renewed certificate's held
-    # alerts may show up resolved, as in test_a_renewed_certificate_resolves_within_a_bounded_time.)
+    # Both targets down, in one group: one notification, or two when Prometheus saw the second
+    # target fail an evaluation after the group's first flush. No certificate alert resolves or
+    # fires again. (Prometheus re-sends resolved alerts a minute later: the renewed certificate's
+    # held alerts may show up resolved, as in test_a_renewed_certificate_resolves_within_a_bounded_time.)
     notes = [n for n in observed.after_stop if n.group_labels.get("alertname") == "X509ExporterDown"]
-    assert [(n.receiver, n.status, deliveries([n])) for n in notes] == [("ticket", "firing", down)]
+    assert 1 <= len(notes) <= 2 and deliveries(notes[-1:]) == down
+    assert all(n.receiver == "ticket" and n.status == "firing" and deliveries([n]) <= down for n in notes)
     others = {
         (a["labels"]["alertname"], what(a["labels"]), a["status"])
         for n in observed.after_stop
@@ -419,7 +420,7 @@ def test_stopping_the_exporters_delivers_exporter_down_and_certificate_alerts_st
     }
     assert others <= HELD_RESOLUTIONS
     assert deliveries([n for n in observed.after_stop if n not in notes]) <= deliveries(observed.before_stop)
-    note = notes[0]
+    note = notes[-1]
     port = observed.chain.exporters[0].port
     alert = next(a for a in note.alerts if a["labels"]["instance"] == f"127.0.0.1:{port}")
     assert alert["labels"] == {
