@@ -184,7 +184,7 @@ def inhibitions(cfg: Config) -> list[Inhibition]:
             "CertificateRenewalOverdue",
             ("CertificateRenewal",),
             certificate,
-            "both warn at 80% of a short lifetime; the overdue one says more",
+            f"both warn at {cfg.renewalOverdueFraction * 100:g}% of a short lifetime; the overdue one says more",
         ),
         Inhibition(
             "CRLStale",
