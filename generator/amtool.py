@@ -47,15 +47,21 @@ def merge_snippet(snippet: dict, host: dict) -> dict:
     return merged
 
 
-def loadable(cfg: Config, generated: Path) -> Path:
-    """The generated file as Alertmanager loads it: itself, or (a snippet) merged into a minimal
-    configuration that defines the receivers it names, written beside it."""
+def as_loaded(cfg: Config, generated: dict) -> dict:
+    """The generated configuration as Alertmanager loads it: itself, or (a snippet) merged into
+    a minimal configuration that defines the receivers it names."""
     if cfg.alertmanager.output == "config":
         return generated
     names = [HOST_RECEIVER, *placeholders(cfg)]
-    host = {"route": {"receiver": HOST_RECEIVER}, "receivers": [{"name": n} for n in names]}
+    return merge_snippet(generated, {"route": {"receiver": HOST_RECEIVER}, "receivers": [{"name": n} for n in names]})
+
+
+def loadable(cfg: Config, generated: Path) -> Path:
+    """The generated file, or (a snippet) the configuration it is merged into, written beside it."""
+    if cfg.alertmanager.output == "config":
+        return generated
     merged = generated.with_name(generated.stem + "-merged.yaml")
-    merged.write_text(yaml.safe_dump(merge_snippet(yaml.safe_load(generated.read_text()), host), sort_keys=False))
+    merged.write_text(yaml.safe_dump(as_loaded(cfg, yaml.safe_load(generated.read_text())), sort_keys=False))
     return merged
 
 

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 import yaml
 
-from x509_mixin.generator.amtool import HOST_RECEIVER, merge_snippet
+from x509_mixin.generator.amtool import as_loaded
 from x509_mixin.generator.build import ALERTMANAGER_FILE, ALERTS_FILE, RULES_FILE, render
 from x509_mixin.mixin.config import NULL_RECEIVER, Config
 
@@ -293,10 +293,7 @@ def start_chain(
     for rel in (ALERTS_FILE, RULES_FILE, ALERTMANAGER_FILE):
         (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
         (workdir / rel).write_text(files[rel])
-    generated = yaml.safe_load(files[ALERTMANAGER_FILE])
-    if cfg.alertmanager.output == "snippet":
-        host = {"route": {"receiver": HOST_RECEIVER}, "receivers": [{"name": HOST_RECEIVER}]}
-        generated = merge_snippet(generated, host)
+    generated = as_loaded(cfg, yaml.safe_load(files[ALERTMANAGER_FILE]))
     chain = Chain(workdir, Webhook(on_notification))
     try:
         config = fill_receivers(generated, lambda name: {"webhook_configs": [{"url": chain.webhook.url(name)}]})

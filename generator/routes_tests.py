@@ -82,25 +82,13 @@ def run(cfg: Config) -> list[Outcome]:
         return [Outcome(case, amtool.route(path, case.labels)) for case in cases(cfg)]
 
 
-def table(outcomes: list[Outcome]) -> list[str]:
-    """Markdown rows: alert, severity, the receiver amtool resolved."""
-    rows = ["| alert | severity | receiver |", "|---|---|---|"]
-    for o in outcomes:
-        labels = o.case.labels
-        extra = "".join(f", {k}={v}" for k, v in labels.items() if k not in ("alertname", "severity"))
-        name = labels["alertname"] + extra + (f" ({o.case.note})" if o.case.note else "")
-        rows.append(f"| {name} | {labels['severity']} | {', '.join(o.got)} |")
-    return rows
-
-
 def report(user: Config | None) -> tuple[bool, list[str]]:
     """`x509-mixin test`'s lines: the defaults and the variants, or the user's configuration."""
-    plan = [("alertmanager routes", user)] if user else [("alertmanager routes", load())]
+    plan = [("alertmanager routes", user or load())]
     if user is None:
         plan += [(f"alertmanager routes as {name}", load(data)) for name, data in VARIANTS.items()]
     ok, lines = True, []
     for label, cfg in plan:
-        assert cfg is not None
         outcomes = run(cfg)
         wrong = [o for o in outcomes if not o.ok]
         if wrong:

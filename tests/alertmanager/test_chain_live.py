@@ -223,7 +223,11 @@ def observed(tmp_path_factory, request):
     storm = _serve_storm()
     jobs = {"x509-certificate-exporter-storm": [f"127.0.0.1:{storm.server_address[1]}"]}
     failed = request.session.testsfailed
-    chain = start_chain(load(CONFIG), work / "run", demo_pki.exporter_config(pki), replicas=2, other_jobs=jobs)
+    try:
+        chain = start_chain(load(CONFIG), work / "run", demo_pki.exporter_config(pki), replicas=2, other_jobs=jobs)
+    except BaseException:
+        storm.shutdown()
+        raise
     serial = str(x509.load_pem_x509_certificate((pki / RENEWED).read_bytes()).serial_number)
     o = Observed(chain, pki, time.time(), serial=serial)
     broke = True

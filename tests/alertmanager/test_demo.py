@@ -40,7 +40,12 @@ def test_demo_prints_urls_and_notifications_and_stops_everything_on_ctrl_c(tmp_p
         text=True,
     )
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(demo.stdout.readline, "")), daemon=True)
+
+    def read() -> None:
+        for line in demo.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     pids: dict[str, int] = {}
     try:
