@@ -4,6 +4,7 @@ and the variants). `make generate` rewrites it; a test fails when it is stale.""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def render(cfg: Config | None = None) -> str:
         *_cases(cfg),
     ]
     for name, data in routes_tests.VARIANTS.items():
-        out += ["", f"Variant *{name}*: `{data}`", "", *_cases(load(data))]
+        out += ["", f"Variant *{name}*: `{json.dumps(data)}`", "", *_cases(load(data))]
     out += ["", "### `rules/alertmanager.yaml`", "", "```yaml", alertmanager_text(cfg).rstrip("\n"), "```"]
     return "\n".join(out) + "\n"
 
