@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test generate lint bench tools browser venv clean
+.PHONY: run test generate lint bench demo tools browser venv clean
 
 run: venv tools  ## generate and validate every artifact with the built-in default configuration
 	$(BIN)/x509-mixin build --out .
@@ -19,6 +19,7 @@ generate: venv  ## rewrite the committed generated files
 	$(BIN)/x509-mixin build --out .
 	$(BIN)/python -m x509_mixin.generator.dashboard_docs --write
 	$(BIN)/python -m x509_mixin.generator.alerts_index --write docs/alerts-index.md
+	$(BIN)/python -m x509_mixin.generator.alertmanager_docs --write
 
 lint: venv tools  ## the generated artifacts' lint, then the code's: ruff (lint, format) and mypy
 	$(BIN)/x509-mixin lint
@@ -28,6 +29,9 @@ lint: venv tools  ## the generated artifacts' lint, then the code's: ruff (lint,
 
 bench: venv tools
 	$(BIN)/python -m benchmarks
+
+demo: venv tools  ## the exporter, Prometheus and Alertmanager on example certificates; Ctrl-C stops it all
+	$(BIN)/python -m x509_mixin.generator.demo
 
 venv: $(STAMP)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from x509_mixin.generator.amtool import AmtoolMissing
 from x509_mixin.generator.promtool import PromtoolMissing
 from x509_mixin.mixin.config import LINT_CHECKS, Config, ConfigError, load
 
@@ -58,32 +59,41 @@ def cmd_lint(args) -> int:
         ran = len(LINT_CHECKS) - len(cfg.lint.disabled)
         print(f"lint: ok ({ran} of {len(LINT_CHECKS)} checks; disabled: {', '.join(sorted(cfg.lint.disabled))})")
     else:
-        print("lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks, dashboard checks)")
+        print(
+            "lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks, dashboard checks, "
+            "amtool check-config)"
+        )
     return 0
 
 
 def cmd_test(args) -> int:
+    from x509_mixin.generator import routes_tests
     from x509_mixin.generator.unittests import run_suites
 
     cfg = load_config(args.config) if args.config else None
     report = run_suites(cfg)
-    for line in report.lines:
+    routes_ok, routes_lines = routes_tests.report(cfg)
+    for line in report.lines + routes_lines:
         print(line)
-    return 0 if report.ok else 1
+    return 0 if report.ok and routes_ok else 1
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="x509-mixin", description="Certificate-expiry monitoring mixin.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version('x509-mixin')}")
     sub = parser.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build", help="write rules/ and dashboards/ under --out")
+    build = sub.add_parser("build", help="write rules/ (with alertmanager.yaml) and dashboards/ under --out")
     build.add_argument("--config", help="mixin configuration (YAML); built-in defaults when absent")
     build.add_argument("--out", default=".", help="output directory (default: .)")
     build.set_defaults(func=cmd_build)
-    lint = sub.add_parser("lint", help="promtool check rules, the mixin's rule checks and the dashboard checks")
+    lint = sub.add_parser(
+        "lint", help="promtool check rules, the mixin's rule checks, the dashboard checks, amtool check-config"
+    )
     lint.add_argument("--config")
     lint.set_defaults(func=cmd_lint)
-    test = sub.add_parser("test", help="promtool unit tests on the generated rules")
+    test = sub.add_parser(
+        "test", help="promtool unit tests on the generated rules, amtool routing tests on the Alertmanager file"
+    )
     test.add_argument("--config")
     test.set_defaults(func=cmd_test)
     sub.add_parser("exporter", help="the reference exporter (x509-mixin exporter --help)", add_help=False)
@@ -107,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except PromtoolMissing as exc:
+    except (PromtoolMissing, AmtoolMissing) as exc:
         print(f"x509-mixin {args.command}: {exc}", file=sys.stderr)
         return 2
 

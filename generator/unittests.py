@@ -55,6 +55,7 @@ ADAPTABLE = frozenset(
         "dashboardFolder",
         "dashboardSidecarLabels",
         "lint",
+        "alertmanager",
     }
 )
 CLUSTER_VALUE = "east"

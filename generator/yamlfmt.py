@@ -21,7 +21,16 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+class FlowList(list):
+    """A list written on one line, `[a, b, c]`: for long lists of short names."""
+
+
+def _flow(dumper: yaml.SafeDumper, value: FlowList) -> yaml.SequenceNode:
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=True)
+
+
 _Dumper.add_representer(str, _str)
+_Dumper.add_representer(FlowList, _flow)
 
 
 def dump(data: Any, header: bool = True) -> str:

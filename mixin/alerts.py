@@ -412,9 +412,21 @@ def rule(cfg: Config, alert: Alert) -> dict:
     return out
 
 
+# Alerts that silence others in Alertmanager (mixin.alertmanager) come after every alert they
+# silence: Prometheus sends each rule's alerts as soon as that rule is evaluated, so when a
+# certificate is renewed the silenced alert's resolution reaches Alertmanager before the
+# silencing one's, and is never left firing unsilenced in between.
+_SILENCING_LAST = ("CertificateExpiration", "CRLStale", "ExporterDown", "ExporterAbsent")
+
+
+def evaluation_order(generated: list[Alert]) -> list[Alert]:
+    last = [a for base in _SILENCING_LAST for a in generated if a.base == base]
+    return [a for a in generated if a.base not in _SILENCING_LAST] + last
+
+
 def alert_groups(cfg: Config) -> list[dict]:
     """One rule group: the recorded per-target state, per-certificate truth and thresholds, then
     every alert, evaluated in this order at the same time."""
     recorded = truth.truth_rules(cfg) + policies.threshold_rules(cfg)
     records = [{"record": r["record"], "expr": pretty(r["expr"])} for r in recorded]
-    return [{"name": GROUP, "rules": records + [rule(cfg, a) for a in alerts(cfg)]}]
+    return [{"name": GROUP, "rules": records + [rule(cfg, a) for a in evaluation_order(alerts(cfg))]}]

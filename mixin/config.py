@@ -79,6 +79,7 @@ LINT_CHECKS: tuple[str, ...] = (
     "dashboards/counter-rate",
     "dashboards/rate-interval",
     "dashboards/unique-uid",
+    "alertmanager/amtool",
 )
 
 DEFAULT_SEVERITIES: dict[str, str] = {
@@ -170,7 +171,20 @@ DEFAULTS: dict[str, Any] = {
     "dashboardFolder": "Certificates",
     "dashboardSidecarLabels": {"grafana_dashboard": "1"},
     "lint": {"disabled": []},
+    "alertmanager": {
+        "receivers": {"critical": "x509-page", "warning": "x509-ticket", "info": None},
+        "groupWait": "30s",
+        "groupInterval": "5m",
+        "repeatInterval": "12h",
+        "output": "config",
+        "labelReceivers": {},
+    },
 }
+
+# The receiver of the severities sent nowhere (`null` in alertmanager.receivers): it has no
+# integration, so Alertmanager drops what reaches it.
+NULL_RECEIVER = "x509-null"
+ALERTMANAGER_OUTPUTS = ("config", "snippet")
 
 _DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
 _DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
@@ -181,6 +195,8 @@ _URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 # ("inventory") leaves 31 for the prefix.
 _UID_PREFIX_RE = re.compile(r"^[a-zA-Z0-9_-]{0,31}$")
 _K8S_LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+# Alertmanager takes any string; these keep the generated YAML and amtool's label syntax plain.
+_RECEIVER_RE = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.:@/ -]*[A-Za-z0-9_])?$")
 _K8S_LABEL_KEY_RE = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
@@ -210,6 +226,17 @@ class PrometheusRuleMeta:
 @dataclass(frozen=True)
 class LintSettings:
     disabled: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    receivers: Mapping[str, str | None]  # severity -> receiver name, None: nowhere
+    groupWait: str
+    groupInterval: str
+    repeatInterval: str
+    output: str  # "config" (a whole Alertmanager configuration) or "snippet" (to merge)
+    # certificateOverrides label -> its value -> receiver (None: nowhere)
+    labelReceivers: Mapping[str, Mapping[str, str | None]]
 
 
 @dataclass(frozen=True)
@@ -243,6 +270,7 @@ class Config:
     dashboardFolder: str
     dashboardSidecarLabels: Mapping[str, str]
     lint: LintSettings
+    alertmanager: AlertmanagerSettings
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
 
     def alert_name(self, base: str) -> str:
@@ -427,6 +455,87 @@ def _check_grafana(c: _Checker, m: dict[str, Any]) -> None:
                 )
 
 
+def _check_receiver(c: _Checker, key: str, name: Any) -> None:
+    if name is None:
+        return
+    if not isinstance(name, str) or not _RECEIVER_RE.match(name):
+        c.fail(key, name, "expected a receiver name (letters, digits, spaces and -_.:@/), or null for nowhere")
+    elif name == NULL_RECEIVER:
+        c.fail(key, name, f"{NULL_RECEIVER} is the mixin's receiver for alerts sent nowhere; write null")
+
+
+def _check_label_receivers(c: _Checker, am: Any, overrides: tuple[Override, ...]) -> None:
+    """Routes on the labels certificateOverrides entries add: only labels and values an entry
+    sets, or the route would never match."""
+    if not isinstance(am, dict) or not c.expect(
+        "alertmanager.labelReceivers",
+        am["labelReceivers"],
+        (dict,),
+        "a mapping of a certificateOverrides label to its values' receivers, e.g. {team: {payments: payments-oncall}}",
+    ):
+        return
+    added: dict[str, set[str]] = {}
+    for o in overrides:
+        for name, value in o.labels.items():
+            added.setdefault(name, set()).add(value)
+    for label, receivers in am["labelReceivers"].items():
+        key = f"alertmanager.labelReceivers.{label}"
+        if label not in added:
+            known = ", ".join(sorted(added)) or "none"
+            c.fail(
+                key,
+                receivers,
+                f"no certificateOverrides entry adds this label (they add: {known}); it would never match",
+            )
+        elif c.expect(key, receivers, (dict,), "a mapping of the label's values to receiver names"):
+            for value, name in receivers.items():
+                if value not in added[label]:
+                    values = ", ".join(sorted(added[label]))
+                    c.fail(
+                        f"{key}.{value}", name, f"no certificateOverrides entry sets {label} to it (they set: {values})"
+                    )
+                else:
+                    _check_receiver(c, f"{key}.{value}", name)
+
+
+def _check_alertmanager(c: _Checker, am: Any) -> None:
+    if not c.expect(
+        "alertmanager", am, (dict,), "a mapping with receivers, groupWait, groupInterval, repeatInterval, output"
+    ):
+        return
+    receivers = am["receivers"]
+    if c.expect(
+        "alertmanager.receivers", receivers, (dict,), "a mapping of severities (critical, warning, info) to names"
+    ):
+        for severity, name in receivers.items():
+            key = f"alertmanager.receivers.{severity}"
+            if severity not in SEVERITIES:
+                c.fail(key, name, "unknown severity; use critical, warning or info")
+            else:
+                _check_receiver(c, key, name)
+    for key in ("groupWait", "groupInterval", "repeatInterval"):
+        if c.expect(f"alertmanager.{key}", am[key], (str,), "a duration string such as 5m"):
+            c.duration(f"alertmanager.{key}", am[key], allow_zero=key == "groupWait")
+    try:
+        interval, repeat = duration_seconds(am["groupInterval"]), duration_seconds(am["repeatInterval"])
+    except ValueError:
+        pass  # reported above
+    else:
+        if 0 < repeat < interval:
+            c.fail(
+                "alertmanager.repeatInterval",
+                am["repeatInterval"],
+                f"must be at least groupInterval ({am['groupInterval']}): Alertmanager repeats only at a group flush",
+            )
+    if am["output"] not in ALERTMANAGER_OUTPUTS:
+        c.fail(
+            "alertmanager.output",
+            am["output"],
+            "expected config (a whole Alertmanager configuration) or snippet (routes, receivers and "
+            "inhibit_rules to merge into yours)",
+        )
+
+
 def load(data: Mapping[str, Any] | None = None) -> Config:
     """Validate a user configuration (merged over the defaults) and return the Config."""
     data = {} if data is None else data
@@ -436,12 +545,15 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
     c.unknown("", data, DEFAULTS)
     merged = copy.deepcopy(DEFAULTS)
     for key, value in data.items():
-        if key in ("exporter", "prometheusRule", "lint") and isinstance(value, Mapping):
+        if key in ("exporter", "prometheusRule", "lint", "alertmanager") and isinstance(value, Mapping):
             unused = {k: v for k, v in value.items() if key == "exporter" and k in _UNUSED_GATES}
             for gate, v in unused.items():
                 c.fail(f"exporter.{gate}", v, _UNUSED_GATES[gate])
             c.unknown(f"{key}.", {k: v for k, v in value.items() if k not in unused}, DEFAULTS[key])
             merged[key].update({k: v for k, v in value.items() if k in DEFAULTS[key]})
+            if key == "alertmanager" and isinstance(value.get("receivers"), Mapping):
+                # Per severity over the defaults, like `severities`.
+                merged[key]["receivers"] = {**DEFAULTS[key]["receivers"], **value["receivers"]}
         elif key in DEFAULTS:
             merged[key] = value
     m = merged
@@ -554,12 +666,15 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
             if check not in LINT_CHECKS:
                 c.fail("lint.disabled", check, "unknown lint check; known checks are: " + ", ".join(LINT_CHECKS))
     overrides = _check_overrides(c, m, days_ok)
+    _check_label_receivers(c, m["alertmanager"], overrides)
+    _check_alertmanager(c, m["alertmanager"])
     if c.problems:
         raise ConfigError(c.problems)
 
     severities = dict(DEFAULT_SEVERITIES, **m["severities"])
     alert_for = dict(DEFAULT_FOR, **m["alertFor"])
     freeze = MappingProxyType
+    am = m["alertmanager"]
     return Config(
         alertNamePrefix=m["alertNamePrefix"],
         selector=m["selector"],
@@ -590,6 +705,14 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
         dashboardFolder=m["dashboardFolder"],
         dashboardSidecarLabels=freeze(dict(m["dashboardSidecarLabels"])),
         lint=LintSettings(frozenset(m["lint"]["disabled"])),
+        alertmanager=AlertmanagerSettings(
+            receivers=freeze(dict(am["receivers"])),
+            groupWait=am["groupWait"],
+            groupInterval=am["groupInterval"],
+            repeatInterval=am["repeatInterval"],
+            output=am["output"],
+            labelReceivers=freeze({k: freeze(dict(v)) for k, v in am["labelReceivers"].items()}),
+        ),
         raw=freeze(dict(data)),
     )
 

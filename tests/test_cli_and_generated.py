@@ -53,6 +53,7 @@ def test_build_is_deterministic_and_writes_rules_and_dashboards(tmp_path):
         "dashboards/x509-exporter.json",
         "dashboards/x509-inventory.json",
         "dashboards/x509-overview.json",
+        "rules/alertmanager.yaml",
         "rules/prometheus_alerts.yaml",
         "rules/prometheus_rules.yaml",
         "rules/prometheusrule.yaml",
@@ -140,7 +141,8 @@ def test_lint_passes_on_generated_rules(overrides, tmp_path):
     result = cli("lint", "--config", str(cfg))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
-        "lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks, dashboard checks)"
+        "lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks, dashboard checks, "
+        "amtool check-config)"
     )
 
 
@@ -161,7 +163,7 @@ def test_lint_lists_problems_with_their_check_ids_and_skips_disabled_checks(tmp_
     )
     result = cli("lint", "--config", str(cfg))
     assert result.returncode == 0 and result.stderr == ""
-    assert result.stdout.strip() == "lint: ok (28 of 29 checks; disabled: alerts/runbook-anchor)"
+    assert result.stdout.strip() == "lint: ok (29 of 30 checks; disabled: alerts/runbook-anchor)"
 
 
 def test_runbooks_have_a_section_per_alert():
@@ -200,4 +202,6 @@ def test_test_command_reports_every_suite(tmp_path):
     lines = result.stdout.splitlines()
     assert "ok      diagnostics (1 files)" in lines
     assert "skipped defaults: the configuration changes exporter" in lines
-    assert len(lines) == len(SUITES) and sum(line.startswith("ok ") for line in lines) == 1
+    # Then the routing cases of that configuration's Alertmanager file (18 alerts, 4 other names).
+    assert lines[-1] == "ok      alertmanager routes (22 cases, amtool config routes test)"
+    assert len(lines) == len(SUITES) + 1 and sum(line.startswith("ok ") for line in lines) == 2

@@ -15,7 +15,7 @@ import pytest
 from x509_mixin.generator.alert_lint import lint_alerts
 from x509_mixin.generator.checks import apply
 from x509_mixin.generator.dashboard_lint import lint_dashboard, lint_dashboards
-from x509_mixin.generator.lint import CHECKS, PROMTOOL
+from x509_mixin.generator.lint import AMTOOL, CHECKS, PROMTOOL
 from x509_mixin.mixin.config import LINT_CHECKS, load
 from x509_mixin.mixin.grafana import DATASOURCE
 
@@ -245,7 +245,8 @@ DASHBOARD_CASES = [
 
 
 def test_every_check_has_one_case_and_the_ids_are_the_configurations():
-    cases = [c.check for c in ALERT_CASES + DASHBOARD_CASES] + ["rules/promtool", "dashboards/unique-uid"]
+    cases = [c.check for c in ALERT_CASES + DASHBOARD_CASES]
+    cases += ["rules/promtool", "dashboards/unique-uid", "alertmanager/amtool"]
     assert sorted(cases) == sorted(LINT_CHECKS)
     assert tuple(c.id for c in CHECKS) == LINT_CHECKS
 
@@ -298,6 +299,17 @@ def test_promtool_check_reports_promtools_findings_unless_disabled(tmp_path):
     assert first == "rules/promtool: generated rules: promtool check rules --lint=all --lint-fatal failed:"
     assert str(rules) in output and re.search(r"duplicate", output, re.I), output
     assert apply((PROMTOOL,), [rules], "generated rules", {"rules/promtool"}) == []
+
+
+def test_amtool_check_reports_amtools_findings_unless_disabled(tmp_path):
+    broken = tmp_path / "alertmanager.yaml"
+    broken.write_text("route:\n  receiver: nobody\nreceivers: []\n")
+    problems = apply((AMTOOL,), broken, "generated Alertmanager", frozenset())
+    assert len(problems) == 1
+    first, output = problems[0].split("\n", 1)
+    assert first == "alertmanager/amtool: generated Alertmanager: amtool check-config failed:"
+    assert 'undefined receiver "nobody"' in output, output
+    assert apply((AMTOOL,), broken, "generated Alertmanager", {"alertmanager/amtool"}) == []
 
 
 def test_configuration_doc_lists_every_check():

@@ -312,14 +312,74 @@ def test_lint_disabled_turns_lint_checks_off_by_id_and_changes_no_output():
     assert render(off) == render(load(own_runbooks))
 
 
+def alertmanager_file(overrides=None) -> dict:
+    return yaml.safe_load(render(load(overrides or {}))["rules/alertmanager.yaml"])
+
+
+def severity_receivers(doc: dict) -> list[list[tuple[str, str]]]:
+    """Per kind (certificates, then exporters): (severity matcher, receiver) of each route."""
+    routes = doc["routes"] if "routes" in doc else doc["route"]["routes"]
+    return [[(r["matchers"][0], r["receiver"]) for r in kind["routes"]] for kind in routes[0]["routes"]]
+
+
+def test_alertmanager_receivers_name_the_receiver_of_each_severity():
+    default = alertmanager_file()
+    assert (
+        severity_receivers(default)
+        == [[('severity="critical"', "x509-page"), ('severity="warning"', "x509-ticket")]] * 2
+    )
+    assert default["receivers"] == [{"name": "x509-page"}, {"name": "x509-ticket"}]
+    assert default["route"]["receiver"] == default["route"]["routes"][0]["receiver"] == "x509-ticket"
+    # Merged per severity over the defaults; info gets a route once an alert is info.
+    out = alertmanager_file(
+        {
+            "alertmanager": {"receivers": {"critical": "pagerduty-oncall", "info": "pki-chat"}},
+            "severities": {"CertificateRenewal": "info"},
+        }
+    )
+    assert severity_receivers(out)[0] == [
+        ('severity="critical"', "pagerduty-oncall"),
+        ('severity="warning"', "x509-ticket"),
+        ('severity="info"', "pki-chat"),
+    ]
+    assert out["receivers"] == [{"name": "pagerduty-oncall"}, {"name": "x509-ticket"}, {"name": "pki-chat"}]
+    # null: nowhere, through the receiver without integration, also the default one.
+    nowhere = alertmanager_file({"alertmanager": {"receivers": {"warning": None}}})
+    assert severity_receivers(nowhere)[1] == [('severity="critical"', "x509-page"), ('severity="warning"', "x509-null")]
+    assert nowhere["route"]["receiver"] == "x509-null"
+    assert nowhere["receivers"] == [{"name": "x509-page"}, {"name": "x509-null"}]
+
+
+def test_alertmanager_group_timings_are_the_mixin_routes():
+    route = alertmanager_file()["route"]["routes"][0]
+    assert (route["group_wait"], route["group_interval"], route["repeat_interval"]) == ("30s", "5m", "12h")
+    out = alertmanager_file({"alertmanager": {"groupWait": "0s", "groupInterval": "1m", "repeatInterval": "1d"}})
+    route = out["route"]["routes"][0]
+    assert (route["group_wait"], route["group_interval"], route["repeat_interval"]) == ("0s", "1m", "1d")
+    assert set(out["route"]) == {"receiver", "routes"}  # the root keeps Alertmanager's defaults
+
+
+def test_alertmanager_output_snippet_is_what_to_merge():
+    text = render(load({"alertmanager": {"output": "snippet"}}))["rules/alertmanager.yaml"]
+    assert "Your configuration\n# must define these receivers: x509-page, x509-ticket." in text
+    snippet = yaml.safe_load(text)
+    assert list(snippet) == ["routes", "receivers", "inhibit_rules"]
+    assert snippet["routes"] == [alertmanager_file()["route"]["routes"][0]]
+    assert snippet["receivers"] == [] and snippet["inhibit_rules"] == alertmanager_file()["inhibit_rules"]
+    nowhere = alertmanager_file({"alertmanager": {"output": "snippet", "receivers": {"warning": None}}})
+    assert nowhere["receivers"] == [{"name": "x509-null"}]
+
+
 def test_every_default_key_is_covered_by_a_test_above():
-    # Guard: a new key needs a test showing its effect.
+    # Guard: a new key (and sub-key) needs a test showing its effect.
     import inspect
     import sys
 
     source = inspect.getsource(sys.modules[__name__])
-    for key in DEFAULTS:
+    for key, value in DEFAULTS.items():
         assert f'"{key}"' in source, key
+        for sub in value if isinstance(value, dict) and key != "dashboardSidecarLabels" else ():
+            assert f'"{sub}"' in source, f"{key}.{sub}"
 
 
 @pytest.mark.parametrize(
@@ -496,6 +556,64 @@ def test_every_default_key_is_covered_by_a_test_above():
         (
             {"lint": {"disabled": "alerts/name"}},
             "config key lint.disabled: invalid value 'alerts/name': expected a list",
+        ),
+        ({"alertmanager": {"receiver": {}}}, "config key alertmanager.receiver: unknown key; known keys are: "),
+        (
+            {"alertmanager": {"receivers": {"page": "oncall"}}},
+            "config key alertmanager.receivers.page: invalid value 'oncall': unknown severity; use critical, "
+            "warning or info",
+        ),
+        (
+            {"alertmanager": {"receivers": {"info": ""}}},
+            "config key alertmanager.receivers.info: invalid value '': expected a receiver name (letters, digits, "
+            "spaces and -_.:@/), or null for nowhere",
+        ),
+        (
+            {"alertmanager": {"receivers": {"warning": "x509-null"}}},
+            "config key alertmanager.receivers.warning: invalid value 'x509-null': x509-null is the mixin's "
+            "receiver for alerts sent nowhere; write null",
+        ),
+        (
+            {"alertmanager": {"receivers": ["x509-page"]}},
+            "config key alertmanager.receivers: invalid value ['x509-page']: expected a mapping of severities",
+        ),
+        (
+            {"alertmanager": {"groupWait": "30 seconds"}},
+            "config key alertmanager.groupWait: invalid value '30 seconds': expected a Prometheus duration",
+        ),
+        (
+            {"alertmanager": {"groupInterval": "0s"}},
+            "config key alertmanager.groupInterval: invalid value '0s': the duration must be greater than zero",
+        ),
+        (
+            {"alertmanager": {"repeatInterval": "1m"}},
+            "config key alertmanager.repeatInterval: invalid value '1m': must be at least groupInterval (5m)",
+        ),
+        (
+            {"alertmanager": {"output": "file"}},
+            "config key alertmanager.output: invalid value 'file': expected config (a whole Alertmanager "
+            "configuration) or snippet",
+        ),
+        ({"alertmanager": "x509-page"}, "config key alertmanager: invalid value 'x509-page': expected a mapping"),
+        (
+            {"alertmanager": {"labelReceivers": {"team": {"payments": "payments-oncall"}}}},
+            "config key alertmanager.labelReceivers.team: invalid value {'payments': 'payments-oncall'}: no "
+            "certificateOverrides entry adds this label (they add: none); it would never match",
+        ),
+        (
+            {
+                "certificateOverrides": [{"matchers": 'issuer_O="x"', "labels": {"team": "web"}}],
+                "alertmanager": {"labelReceivers": {"team": {"payment": "payments-oncall"}}},
+            },
+            "config key alertmanager.labelReceivers.team.payment: invalid value 'payments-oncall': no "
+            "certificateOverrides entry sets team to it (they set: web)",
+        ),
+        (
+            {
+                "certificateOverrides": [{"matchers": 'issuer_O="x"', "labels": {"team": "web"}}],
+                "alertmanager": {"labelReceivers": {"team": {"web": "x509-null"}}},
+            },
+            "config key alertmanager.labelReceivers.team.web: invalid value 'x509-null': x509-null is the mixin's",
         ),
     ],
 )
