@@ -112,8 +112,8 @@ def test_lint_runs_every_check_including_runbook_anchors(installed, empty):
     result = run([installed / "x509-mixin", "lint"], empty)
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
     assert (
-        result.stdout
-        == "lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks, dashboard checks)\n"
+        result.stdout == "lint: ok (promtool check rules --lint=all --lint-fatal, mixin rule checks, dashboard checks, "
+        "amtool check-config)\n"
     )
     # The shipped runbooks are read: anchors that are not their headings are reported.
     (empty / "c.yaml").write_text("runbookUrlPattern: https://wiki.example.org/x509#runbook-%s\n")
@@ -134,7 +134,11 @@ def test_test_runs_the_shipped_suites(installed, empty):
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert "ok      diagnostics (1 files)" in lines
-    assert sorted(re.match(r"(?:ok|skipped) +([\w-]+)", line).group(1) for line in lines) == sorted(
+    # The Alertmanager routing cases of this configuration, then one line per shipped suite.
+    routes = [line for line in lines if line.startswith("ok      alertmanager routes")]
+    assert len(routes) == 1 and routes[0].endswith("cases, amtool config routes test)")
+    suite_lines = [line for line in lines if line not in routes]
+    assert sorted(re.match(r"(?:ok|skipped) +([\w-]+)", line).group(1) for line in suite_lines) == sorted(
         s.name for s in suites()
     )
 
