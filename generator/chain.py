@@ -160,16 +160,19 @@ def start_alertmanager(config: dict, workdir: Path) -> Server:
 
 
 def start_prometheus(
-    workdir: Path, rule_files: list[Path], jobs: dict[str, list[str]], alertmanager: str, interval: str
+    workdir: Path, rule_files: list[Path], jobs: dict[str, list[str]], alertmanager: str | None, interval: str
 ) -> Server:
-    config = {
+    """Prometheus scraping `jobs` and evaluating `rule_files` every `interval`, sending alerts to
+    `alertmanager` (host:port) when there is one."""
+    config: dict = {
         "global": {"scrape_interval": interval, "evaluation_interval": interval, "scrape_timeout": interval},
         "rule_files": [str(p) for p in rule_files],
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
         "scrape_configs": [
             {"job_name": job, "static_configs": [{"targets": targets}]} for job, targets in jobs.items()
         ],
     }
+    if alertmanager:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
     path = workdir / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     argv = [
