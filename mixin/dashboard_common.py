@@ -43,13 +43,12 @@ def recorded_matchers(cfg: Config, per_certificate: bool = False) -> str:
 
 def sel(cfg: Config, metric: str, extra: str = "") -> str:
     """A target's series (an exporter metric, `up`) on the dashboard's selection."""
-    return f"{metric}{{{', '.join(p for p in (matchers(cfg), extra) if p)}}}"
+    return q.series(metric, matchers(cfg), extra)
 
 
 def rec(cfg: Config, record: str, extra: str = "", per_certificate: bool = False) -> str:
     """A recorded series on the dashboard's selection."""
-    body = ", ".join(p for p in (recorded_matchers(cfg, per_certificate), extra) if p)
-    return f"{record}{{{body}}}" if body else record
+    return q.series(record, recorded_matchers(cfg, per_certificate), extra)
 
 
 def certificates(cfg: Config, record: str = truth.NOT_AFTER, extra: str = "") -> str:

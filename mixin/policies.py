@@ -37,11 +37,6 @@ def label_names(cfg: Config) -> tuple[str, ...]:
     return tuple(sorted({name for o in cfg.certificateOverrides for name in o.labels}))
 
 
-def _series(record: str, *matchers: str) -> str:
-    body = ", ".join(m for m in matchers if m)
-    return f"{record}{{{body}}}" if body else record
-
-
 def chain(
     cfg: Config,
     record: str,
@@ -57,11 +52,11 @@ def chain(
     branches = []
     for o in cfg.certificateOverrides:
         got = ignored if o.ignore and ignored is not None else value(o)
-        branch = f"0 * {_series(record, where, o.selector)} + {got}"
+        branch = f"0 * {q.series(record, where, o.selector)} + {got}"
         for name, text in sorted(o.labels.items()):
             branch = f'label_replace({branch}, {json.dumps(name)}, {json.dumps(text)}, "", "")'
         branches.append(branch)
-    branches.append(f"0 * {_series(record, where)} + {value(None)}")
+    branches.append(f"0 * {q.series(record, where)} + {value(None)}")
     names = label_names(cfg)
     glue = f" or ignoring ({', '.join(names)}) " if names else " or "
     return "(" + glue.join(branches) + ")"
@@ -87,7 +82,7 @@ def kept(cfg: Config, record: str, where: str = "") -> str:
     attaches them. The certificates and CRLs read their recorded threshold."""
     recorded = {truth.NOT_AFTER: WARNING, truth.CRL_NEXT_UPDATE: CRL_WARNING}.get(record)
     if recorded is not None:
-        return f"0 * ({_series(recorded, where)} > {IGNORED})"
+        return f"0 * ({q.series(recorded, where)} > {IGNORED})"
     return f"({chain(cfg, record, lambda o: '0', where=where)} > {IGNORED})"
 
 

@@ -56,10 +56,15 @@ def number(value: float) -> str:
     return f"{value:.6g}"
 
 
+def series(name: str, *matchers: str) -> str:
+    """A vector selector: `name{<matchers>}`, empty matcher texts left out."""
+    body = ", ".join(m for m in matchers if m)
+    return f"{name}{{{body}}}" if body else name
+
+
 def sel(cfg: Config, metric: str, offset: str = "", extra: str = "") -> str:
     """The metric restricted to the configured exporter targets (and `extra` matchers)."""
-    body = cfg.selector + (f", {extra}" if extra else "")
-    return f"{metric}{{{body}}}" + (f" offset {offset}" if offset else "")
+    return series(metric, cfg.selector, extra) + (f" offset {offset}" if offset else "")
 
 
 def recorded_selector(cfg: Config, per_certificate: bool = False) -> str:
