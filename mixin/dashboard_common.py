@@ -41,7 +41,7 @@ def recorded_matchers(cfg: Config, per_certificate: bool = False) -> str:
     return ", ".join(parts)
 
 
-def sel(cfg: Config, metric: str, extra: str = "") -> str:
+def target_series(cfg: Config, metric: str, extra: str = "") -> str:
     """A target's series (an exporter metric, `up`) on the dashboard's selection."""
     return q.series(metric, matchers(cfg), extra)
 
@@ -71,7 +71,7 @@ def increase(cfg: Config, metric: str, labels: tuple[str, ...], extra: str = "")
     same target scraped by two jobs; targets are never added up (replicas count the same
     errors).
     """
-    m = sel(cfg, metric, extra)
+    m = target_series(cfg, metric, extra)
     born = f"({m} unless last_over_time({m}[1h] offset $__rate_interval))"
     return f"max {q.by_scope(cfg, 'instance', *labels)} (increase({m}[$__rate_interval]) or {born})"
 

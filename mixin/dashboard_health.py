@@ -41,12 +41,13 @@ def _counter_panel(
 def _scrape_duration(cfg: Config) -> g.Panel:
     timeout = duration_seconds(cfg.scrapeTimeout)
     by = q.by_scope(cfg, "le", "instance")
-    buckets = f"sum {by} (rate({c.sel(cfg, 'x509_scrape_duration_seconds_bucket')}[$__rate_interval]))"
+    buckets = f"sum {by} (rate({c.target_series(cfg, 'x509_scrape_duration_seconds_bucket')}[$__rate_interval]))"
     queries = [
         g.Query(f"histogram_quantile({p}, {buckets})", c.cluster_legend(cfg, f"p{int(p * 100)} {{{{instance}}}}"))
         for p in (0.5, 0.9, 0.99)
     ]
-    queries.append(g.Query(c.sel(cfg, "scrape_duration_seconds"), c.cluster_legend(cfg, "scrape {{instance}}")))
+    scrape = c.target_series(cfg, "scrape_duration_seconds")
+    queries.append(g.Query(scrape, c.cluster_legend(cfg, "scrape {{instance}}")))
     return g.timeseries(
         "Scrape duration",
         f"Quantiles of the exporter's /metrics handling time and Prometheus' whole scrape duration, against the "
@@ -67,7 +68,7 @@ def panels(cfg: Config) -> list:
             "Exporter targets up",
             "1 when Prometheus scrapes the exporter target, 0 when it cannot.",
             "none",
-            [g.Query(c.sel(cfg, "up"), c.cluster_legend(cfg, "{{instance}}"))],
+            [g.Query(c.target_series(cfg, "up"), c.cluster_legend(cfg, "{{instance}}"))],
             min=0,
             max=1,
         ),
@@ -77,7 +78,7 @@ def panels(cfg: Config) -> list:
             "none",
             [
                 g.Query(
-                    f"max {q.by_scope(cfg, 'instance', *src)} ({c.sel(cfg, 'x509_source_up', source)})",
+                    f"max {q.by_scope(cfg, 'instance', *src)} ({c.target_series(cfg, 'x509_source_up', source)})",
                     _legend(cfg, ("instance",) + src),
                 )
             ],
@@ -92,7 +93,7 @@ def panels(cfg: Config) -> list:
             "none",
             [
                 g.Query(
-                    f"max {q.by_scope(cfg, 'instance', *src)} ({c.sel(cfg, 'x509_source_bundles', source)})",
+                    f"max {q.by_scope(cfg, 'instance', *src)} ({c.target_series(cfg, 'x509_source_bundles', source)})",
                     _legend(cfg, ("instance", *src)),
                 )
             ],
@@ -113,7 +114,7 @@ def panels(cfg: Config) -> list:
             [
                 g.Query(
                     f"count {q.by_scope(cfg, 'version', 'git_commit', 'go_runtime')} "
-                    f"({c.sel(cfg, 'x509_exporter_build_info')})",
+                    f"({c.target_series(cfg, 'x509_exporter_build_info')})",
                     instant=True,
                 )
             ],
@@ -180,7 +181,7 @@ def diagnostics(cfg: Config) -> list:
             "s",
             [
                 g.Query(
-                    f"max {q.by_scope(cfg, 'instance', 'format')} ({c.sel(cfg, rules.PARSE_P99)})",
+                    f"max {q.by_scope(cfg, 'instance', 'format')} ({c.target_series(cfg, rules.PARSE_P99)})",
                     _legend(cfg, ("instance", "format")),
                 )
             ],
@@ -192,7 +193,7 @@ def diagnostics(cfg: Config) -> list:
             "s",
             [
                 g.Query(
-                    f"max {q.by_scope(cfg, 'verb', 'resource')} ({c.sel(cfg, rules.KUBE_P99)})",
+                    f"max {q.by_scope(cfg, 'verb', 'resource')} ({c.target_series(cfg, rules.KUBE_P99)})",
                     _legend(cfg, ("verb", "resource")),
                 )
             ],
@@ -203,7 +204,8 @@ def diagnostics(cfg: Config) -> list:
             "none",
             [
                 g.Query(
-                    f"max {q.by_scope(cfg, 'source_name', 'resource')} ({c.sel(cfg, 'x509_informer_queue_depth')})",
+                    f"max {q.by_scope(cfg, 'source_name', 'resource')} "
+                    f"({c.target_series(cfg, 'x509_informer_queue_depth')})",
                     _legend(cfg, ("source_name", "resource")),
                 )
             ],
@@ -214,7 +216,8 @@ def diagnostics(cfg: Config) -> list:
             "none",
             [
                 g.Query(
-                    f"max {q.by_scope(cfg, 'source_name', 'scope')} ({c.sel(cfg, 'x509_kube_informer_scope')})",
+                    f"max {q.by_scope(cfg, 'source_name', 'scope')} "
+                    f"({c.target_series(cfg, 'x509_kube_informer_scope')})",
                     instant=True,
                 )
             ],

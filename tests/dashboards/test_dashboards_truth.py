@@ -411,9 +411,7 @@ REAL_RECORDING = dashboard_rules.recording_rules
 
 def _raw_certificates(cfg, record="certificate:x509_cert_not_after:max", extra=""):
     metric = record.split(":")[1]
-    return (
-        f"max without (job, instance, pod, container, endpoint, service, namespace, node) ({c.sel(cfg, metric, extra)})"
-    )
+    return f"max without (job, instance, pod, container, endpoint, service, namespace, node) ({c.target_series(cfg, metric, extra)})"
 
 
 def _plain_count(cfg, expr):
@@ -421,11 +419,11 @@ def _plain_count(cfg, expr):
 
 
 def _unborn_increase(cfg, metric, labels, extra=""):
-    return f"max by (instance, {', '.join(labels)}) (increase({c.sel(cfg, metric, extra)}[$__rate_interval]))"
+    return f"max by (instance, {', '.join(labels)}) (increase({c.target_series(cfg, metric, extra)}[$__rate_interval]))"
 
 
 def _summed_increase(cfg, metric, labels, extra=""):
-    return f"sum by ({', '.join(labels)}) (increase({c.sel(cfg, metric, extra)}[$__rate_interval]))"
+    return f"sum by ({', '.join(labels)}) (increase({c.target_series(cfg, metric, extra)}[$__rate_interval]))"
 
 
 def _textbox_subject(cfg):
