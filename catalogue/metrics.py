@@ -6,6 +6,7 @@ reads the others. Source: the exporter's code at v4.2.0 (see the project's refer
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -283,6 +284,15 @@ KUBE_TRANSPORT_REASONS: tuple[str, ...] = (
     "watch_flapped",
     "namespace_sync_failed",
 )
+
+
+def is_error_reason(value: str) -> bool:
+    """A `reason` value of x509_source_errors_total or x509_kube_transport_errors_total (an
+    HTTP status code stands for itself, e.g. http_503)."""
+    return (
+        value in BUNDLE_REASONS or value in KUBE_TRANSPORT_REASONS or re.fullmatch(r"http_[1-5]\d\d", value) is not None
+    )
+
 
 # v3 names that v4 removed, with the v4 replacement.
 V3_REMOVED: dict[str, str] = {"x509_read_errors": "x509_source_errors_total"}

@@ -219,7 +219,8 @@ class Registry:
 
     # ---- writers (sources) ----------------------------------------------------------
 
-    def upsert(self, place: Place, fmt: str, result: ParseResult) -> None:
+    def upsert(self, place: Place, fmt: str, result: ParseResult, count: bool = True) -> None:
+        """Store the bundle's series; `count` its errors in x509_source_errors_total."""
         loc = self._location_core(place)
         ref = place.ref
         certs = [
@@ -252,7 +253,8 @@ class Registry:
         with self._lock:
             is_new = place.key not in self._bundles
             self._bundles[place.key] = b
-            self._count(b)
+            if count:
+                self._count(b)
             self._gen += 1
             ck = (place.source_kind, place.source_name)
             self._bundle_counts[ck] = self._bundle_counts.get(ck, 0) + (1 if is_new else 0)

@@ -150,13 +150,16 @@ class Source:
                 return  # shutting down: keep everything as it is
             live.add(Place.key_of(self.name, item.path))
             sig = item.sig + token if isinstance(item, Entry) else None
-            if self.skip_unchanged and sig is not None and self._cache.get(item.path) == sig:
+            unchanged = sig is not None and self._cache.get(item.path) == sig
+            if self.skip_unchanged and unchanged:
                 skipped += 1
                 continue
             place = Place(self.kind, self.name, item.path)
             self._cache.pop(item.path, None)
             try:
-                self._handle(place, item, creds, sig)
+                # Without skipUnchanged an unchanged file is parsed again, but its parse errors
+                # were counted: counting them on every poll would page on one old broken file.
+                self._handle(place, item, creds, sig, count=not unchanged)
             except Exception as e:  # one bad entry costs its own bundle, never the poll
                 log.exception("source %s: %s: unexpected error", self.name, place.describe())
                 self.registry.mark_panic(f"source/{self.name}")
@@ -174,8 +177,11 @@ class Source:
             self.registry.delete(key)
             self._cache.pop(key[1], None)
 
-    def _handle(self, place: Place, item: Entry | WalkError, creds: Passphrases | None, sig: tuple | None) -> None:
-        """Read and parse one entry (or record its walk error); its cache entry is already gone."""
+    def _handle(
+        self, place: Place, item: Entry | WalkError, creds: Passphrases | None, sig: tuple | None, count: bool = True
+    ) -> None:
+        """Read and parse one entry (or record its walk error); its cache entry is already gone.
+        `count`: whether its parse errors count (not when the file is unchanged since it was parsed)."""
         if isinstance(item, WalkError):
             self.fault(place, item.reason, item.detail)
             return
@@ -191,7 +197,7 @@ class Source:
             result.detail = creds.note
         if result.errors:
             log.warning("source %s: %s: %s (%s)", self.name, place.describe(), result.detail, ",".join(result.reasons))
-        self.registry.upsert(place, fmt, result)
+        self.registry.upsert(place, fmt, result, count=count)
         if sig is not None:
             self._cache[item.path] = sig
         if self.stats is not None:

@@ -62,8 +62,16 @@ def output_labels(node) -> _Shape:
         if str(node.op).strip() == "or":
             only = None if left[0] is None or right[0] is None else left[0] | right[0]
             return only, left[1] & right[1]
-        return left
+        card, included = (node.modifier.card, node.modifier.group_labels) if node.modifier else (None, [])
+        # group_right: the right ("many") side's labels; either group adds the included ones.
+        return _including(right if card == p.VectorMatchCardinality.OneToMany else left, included)
     return _OPEN
+
+
+def _including(shape: _Shape, labels: list[str] | None) -> _Shape:
+    only, dropped = shape
+    added = frozenset(labels or ())
+    return (None if only is None else only | added), dropped - added
 
 
 def _is_scalar(node) -> bool:

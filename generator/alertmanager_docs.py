@@ -29,7 +29,7 @@ def _cases(cfg: Config) -> list[str]:
     for case in routes_tests.cases(cfg):
         labels = case.labels
         extra = "".join(f", {k}={v}" for k, v in labels.items() if k not in ("alertname", "severity"))
-        note = f" ({case.note})" if case.note else ""
+        note = f" ({case.note})" if case.note and f", {case.note}" not in extra else ""
         rows.append(f"| `{labels['alertname']}`{extra}{note} | {labels['severity']} | `{case.expected}` |")
     return rows
 

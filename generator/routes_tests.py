@@ -16,7 +16,7 @@ from x509_mixin.generator import amtool
 from x509_mixin.generator.build import alertmanager_text
 from x509_mixin.mixin.alertmanager import default_receiver, owner_receiver, owners, receiver
 from x509_mixin.mixin.alerts import CERTIFICATE, alerts
-from x509_mixin.mixin.config import ALERT_NAMES, Config, load
+from x509_mixin.mixin.config import ALERT_NAMES, ERROR_ALERTS, Config, load
 
 # Non-default configurations whose routes `x509-mixin test` also proves (docs/alertmanager.md).
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -30,13 +30,19 @@ VARIANTS: dict[str, dict[str, Any]] = {
             "receivers": {"critical": "pagerduty-oncall", "warning": "jira-pki", "info": None},
         },
     },
-    "owners from certificateOverrides": {
+    "owners and error reasons": {
+        "errorsByReason": True,
         "certificateOverrides": [
             {"matchers": 'secret_namespace=~"payments|billing"', "warningDaysLeft": 60, "labels": {"team": "payments"}},
             {"matchers": 'issuer_O="Let\'s Encrypt"', "warningDaysLeft": 20, "labels": {"team": "web"}},
         ],
         "severities": {"CRLNeedsRefresh": "info"},
-        "alertmanager": {"labelReceivers": {"team": {"payments": "payments-oncall", "web": None}}},
+        "alertmanager": {
+            "labelReceivers": {
+                "team": {"payments": "payments-oncall", "web": None},
+                "reason": {"bad_passphrase": "keystore-owners", "http_403": "platform-rbac"},
+            }
+        },
     },
     "every alert, warnings nowhere, info to chat": {
         "multiCluster": True,
@@ -71,8 +77,9 @@ def cases(cfg: Config) -> list[Case]:
         severity = cfg.severities[alert.base]
         labels = {"alertname": cfg.alert_name(alert.base), "severity": severity, **extra}
         out.append(Case(labels, receiver(cfg, severity)))
-        if alert.kind == CERTIFICATE:  # and to the owner a certificateOverrides entry names
-            for label, value, name in owners(cfg):
+        # and to the receiver its labels choose: a certificateOverrides owner, an error reason
+        if alert.kind == CERTIFICATE or (cfg.errorsByReason and alert.base in ERROR_ALERTS):
+            for label, value, name in owners(cfg, alert.kind):
                 case = Case({**labels, label: value}, owner_receiver(cfg, severity, name), f"{label}={value}")
                 out.append(case)
     other = amtool.HOST_RECEIVER if cfg.alertmanager.output == "snippet" else default_receiver(cfg)

@@ -76,7 +76,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 # The suites that also run under variants, and which (the overrides' labels would clash with
 # chart-names' extraAlertLabels, which the configuration refuses).
-VARIANT_RUNS: dict[str, tuple[str, ...]] = {"defaults": tuple(VARIANTS), "overrides": ("multi-cluster", "selector")}
+VARIANT_RUNS: dict[str, tuple[str, ...]] = {
+    "defaults": tuple(VARIANTS),
+    "overrides": ("multi-cluster", "selector"),
+    "by-reason": ("multi-cluster", "selector"),
+}
 
 
 class CannotAdapt(Exception):

@@ -79,6 +79,12 @@ def source_identity(cfg: Config) -> list[str]:
     return _unique(target_identity(cfg), SOURCE_LABELS)
 
 
+def errors_identity(cfg: Config) -> list[str]:
+    """A source's error alerts: per reason with errorsByReason (a sustained reason silences
+    only its own warning; a new reason is news)."""
+    return _unique(source_identity(cfg), ["reason"] if cfg.errorsByReason else [])
+
+
 def certificate_group_by(cfg: Config) -> list[str]:
     return _unique(["alertname"], _scope(cfg), PLACE_GROUP_LABELS, _local(cfg))
 
@@ -122,27 +128,29 @@ def _severity_routes(cfg: Config, members: list[Alert]) -> list[dict]:
     ]
 
 
-def owners(cfg: Config) -> list[tuple[str, str, str]]:
-    """(label, value, receiver) of each route on a label certificateOverrides entries add
-    (alertmanager.labelReceivers), in the order the routes are tried."""
+def owners(cfg: Config, kind: str) -> list[tuple[str, str, str]]:
+    """(label, value, receiver) of each route on a label the `kind`'s alerts carry
+    (alertmanager.labelReceivers: certificateOverrides labels for certificate alerts, `reason`
+    for the error alerts), in the order the routes are tried."""
     return [
         (label, value, name or NULL_RECEIVER)
         for label, receivers in sorted(cfg.alertmanager.labelReceivers.items())
+        if (label == "reason") == (kind == EXPORTER)
         for value, name in sorted(receivers.items())
     ]
 
 
 def owner_receiver(cfg: Config, severity: str, owner: str) -> str:
-    """Where a certificate alert of an owner goes: the owner's receiver, unless its severity
-    goes nowhere."""
+    """Where an alert routed on its label goes: that label value's receiver, unless its
+    severity goes nowhere."""
     return NULL_RECEIVER if receiver(cfg, severity) == NULL_RECEIVER else owner
 
 
-def _owner_routes(cfg: Config, members: list[Alert]) -> list[dict]:
+def _owner_routes(cfg: Config, kind: str, members: list[Alert]) -> list[dict]:
     used = {cfg.severities[a.base] for a in members}
     nowhere = [s for s in reversed(SEVERITIES) if s in used and receiver(cfg, s) == NULL_RECEIVER]
     out = []
-    for label, value, name in owners(cfg):
+    for label, value, name in owners(cfg, kind):
         route: dict = {"matchers": [f"{label}={_quote(value)}"], "receiver": name}
         if name != NULL_RECEIVER and nowhere:
             route["routes"] = [{"matchers": [f'severity="{s}"'], "receiver": NULL_RECEIVER} for s in nowhere]
@@ -160,13 +168,12 @@ def route(cfg: Config) -> dict | None:
     for kind, group_by in ((CERTIFICATE, certificate_group_by), (EXPORTER, exporter_group_by)):
         members = [a for a in enabled if a.kind == kind]
         if members:
-            # Certificate alerts go to their owner first (labels of certificateOverrides entries).
-            owned = _owner_routes(cfg, members) if kind == CERTIFICATE else []
+            # Routes on the alerts' labels first: certificateOverrides owners, error reasons.
             kinds.append(
                 {
                     "matchers": [names_matcher(cfg, (a.base for a in members))],
                     "group_by": group_by(cfg),
-                    "routes": owned + _severity_routes(cfg, members),
+                    "routes": _owner_routes(cfg, kind, members) + _severity_routes(cfg, members),
                 }
             )
     am = cfg.alertmanager
@@ -205,7 +212,7 @@ def inhibitions(cfg: Config) -> list[Inhibition]:
     per_target = tuple(
         base for base, a in enabled.items() if a.kind == EXPORTER and base not in SCOPE_ALERTS | {"ExporterDown"}
     )
-    certificate, source = tuple(certificate_identity(cfg)), tuple(source_identity(cfg))
+    certificate, errors = tuple(certificate_identity(cfg)), tuple(errors_identity(cfg))
     candidates = [
         Inhibition(
             "CertificateExpiration",
@@ -225,8 +232,8 @@ def inhibitions(cfg: Config) -> list[Inhibition]:
             certificate,
             "the refresh warning stays on until the CRL is refreshed, to hand over without a gap",
         ),
-        Inhibition("SourceErrorsSustained", ("SourceErrors",), source, "the same errors, for longer"),
-        Inhibition("KubeTransportErrorsSustained", ("KubeTransportErrors",), source, "the same errors, for longer"),
+        Inhibition("SourceErrorsSustained", ("SourceErrors",), errors, "the same errors, for longer"),
+        Inhibition("KubeTransportErrorsSustained", ("KubeTransportErrors",), errors, "the same errors, for longer"),
         Inhibition(
             "ExporterDown",
             per_target,
@@ -266,7 +273,11 @@ def inhibit_rules(cfg: Config) -> list[dict]:
 def _used_receivers(cfg: Config, tree: dict | None, whole: bool) -> list[str]:
     """Receivers the routes name (and a whole configuration's root), by severity."""
     used = set(_receivers_in(tree) if tree else []) | ({default_receiver(cfg)} if whole else set())
-    ordered = _unique([receiver(cfg, s) for s in reversed(SEVERITIES)], [o[2] for o in owners(cfg)], [NULL_RECEIVER])
+    ordered = _unique(
+        [receiver(cfg, s) for s in reversed(SEVERITIES)],
+        [o[2] for kind in (CERTIFICATE, EXPORTER) for o in owners(cfg, kind)],
+        [NULL_RECEIVER],
+    )
     return [name for name in ordered if name in used]
 
 

@@ -42,17 +42,35 @@ def _where(cfg: Config) -> str:
 
 
 def _error_burst(
-    cfg: Config, base: str, counter: str, without: str, summary: str, sustained_summary: str, met: str, consequence: str
+    cfg: Config,
+    base: str,
+    counter: str,
+    summed: tuple[str, ...],
+    summary: str,
+    sustained_summary: str,
+    met: str,
+    consequence: str,
 ) -> Alert:
-    """More than 5 errors per 15 minutes; the *Sustained twin is the same query with a longer `for`."""
+    """More than 5 errors per 15 minutes, counted over every reason (and the `summed` labels);
+    the *Sustained twin is the same query with a longer `for`."""
     sustained = base.endswith("Sustained")
+    counted = q.increase(cfg, counter, "15m")
+    expr = f"sum without ({', '.join((*summed, 'reason'))}) ({counted}) > 5"
+    among = ""
+    if cfg.errorsByReason:
+        # The same condition and value (the total), as one alert per reason met in the window,
+        # so that Alertmanager can route on `reason`.
+        per_reason = f"sum without ({', '.join(summed)}) ({counted})" if summed else counted
+        expr = f"({expr}) + ignoring (reason) group_right () (0 * ({per_reason} > 0))"
+        among = ", {{ $labels.reason }} among them"
     return Alert(
         base,
         EXPORTER,
-        q.unless_gone(cfg, f"sum without ({without}) ({q.increase(cfg, counter, '15m')}) > 5"),
+        q.unless_gone(cfg, expr),
         sustained_summary if sustained else summary,
         met
         + " in the last 15 minutes"
+        + among
         + (f", and more than 5 per 15 minutes for {cfg.alertFor[base]}" if sustained else "")
         + "; "
         + consequence,
@@ -64,7 +82,7 @@ def _source_errors(cfg: Config, base: str) -> Alert:
         cfg,
         base,
         "x509_source_errors_total",
-        "reason",
+        (),
         "A certificate source keeps failing to read bundles.",
         "A certificate source has been failing for a long time.",
         "Source {{ $labels.source_name }} ({{ $labels.source_kind }}) on {{ $labels.instance }} met "
@@ -79,7 +97,7 @@ def _kube_transport_errors(cfg: Config, base: str) -> Alert:
         cfg,
         base,
         "x509_kube_transport_errors_total",
-        "resource, reason",
+        ("resource",),
         "The exporter fails to talk to the Kubernetes API.",
         "The exporter has failed to talk to the Kubernetes API for a long time.",
         "Kubernetes source {{ $labels.source_name }} on {{ $labels.instance }} met "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from x509_mixin.catalogue.metrics import GATE_DEFAULTS
+from x509_mixin.catalogue.metrics import GATE_DEFAULTS, is_error_reason
 from x509_mixin.catalogue.promql import is_label_name, parse_vector_selector, selector_matchers
 from x509_mixin.mixin.overrides import CertificateLabels, Override
 from x509_mixin.mixin.overrides import parse as parse_overrides
@@ -81,6 +81,9 @@ LINT_CHECKS: tuple[str, ...] = (
     "dashboards/unique-uid",
     "alertmanager/amtool",
 )
+
+# The error alerts that errorsByReason splits by `reason`.
+ERROR_ALERTS = ("SourceErrors", "SourceErrorsSustained", "KubeTransportErrors", "KubeTransportErrorsSustained")
 
 DEFAULT_SEVERITIES: dict[str, str] = {
     "SourceErrors": "warning",
@@ -159,6 +162,7 @@ DEFAULTS: dict[str, Any] = {
     "deduplicateReporters": True,
     "reporterLabels": list(DEFAULT_REPORTER_LABELS),
     "localityLabels": ["node"],
+    "errorsByReason": False,
     "missedScrapeTolerance": "10m",
     "scrapeTimeout": "10s",
     "renewalOverdueFraction": 0.8,
@@ -235,7 +239,8 @@ class AlertmanagerSettings:
     groupInterval: str
     repeatInterval: str
     output: str  # "config" (a whole Alertmanager configuration) or "snippet" (to merge)
-    # certificateOverrides label -> its value -> receiver (None: nowhere)
+    # a label certificateOverrides entries add, or `reason` (errorsByReason) -> its value ->
+    # receiver (None: nowhere)
     labelReceivers: Mapping[str, Mapping[str, str | None]]
 
 
@@ -258,6 +263,7 @@ class Config:
     deduplicateReporters: bool
     reporterLabels: tuple[str, ...]
     localityLabels: tuple[str, ...]
+    errorsByReason: bool
     missedScrapeTolerance: str
     scrapeTimeout: str
     renewalOverdueFraction: float
@@ -464,9 +470,11 @@ def _check_receiver(c: _Checker, key: str, name: Any) -> None:
         c.fail(key, name, f"{NULL_RECEIVER} is the mixin's receiver for alerts sent nowhere; write null")
 
 
-def _check_label_receivers(c: _Checker, am: Any, overrides: tuple[Override, ...]) -> None:
-    """Routes on the labels certificateOverrides entries add: only labels and values an entry
-    sets, or the route would never match."""
+def _check_label_receivers(c: _Checker, m: dict[str, Any], overrides: tuple[Override, ...]) -> None:
+    """Routes on a label the mixin's alerts carry: one certificateOverrides entries add (only
+    the values they set), or `reason` with errorsByReason (the exporter's reasons); any other
+    would never match."""
+    am = m["alertmanager"]
     if not isinstance(am, dict) or not c.expect(
         "alertmanager.labelReceivers",
         am["labelReceivers"],
@@ -480,7 +488,9 @@ def _check_label_receivers(c: _Checker, am: Any, overrides: tuple[Override, ...]
             added.setdefault(name, set()).add(value)
     for label, receivers in am["labelReceivers"].items():
         key = f"alertmanager.labelReceivers.{label}"
-        if label not in added:
+        if label == "reason" and m["errorsByReason"] is not True:
+            c.fail(key, receivers, "only the error alerts carry reason, with errorsByReason: true; set it")
+        elif label not in added and label != "reason":
             known = ", ".join(sorted(added)) or "none"
             c.fail(
                 key,
@@ -489,7 +499,14 @@ def _check_label_receivers(c: _Checker, am: Any, overrides: tuple[Override, ...]
             )
         elif c.expect(key, receivers, (dict,), "a mapping of the label's values to receiver names"):
             for value, name in receivers.items():
-                if value not in added[label]:
+                if label == "reason" and not (isinstance(value, str) and is_error_reason(value)):
+                    c.fail(
+                        f"{key}.{value}",
+                        name,
+                        "not a reason of x509_source_errors_total or x509_kube_transport_errors_total, e.g. "
+                        "bad_passphrase, permission_denied, http_403, watch_flapped",
+                    )
+                elif label != "reason" and value not in added[label]:
                     values = ", ".join(sorted(added[label]))
                     c.fail(
                         f"{key}.{value}", name, f"no certificateOverrides entry sets {label} to it (they set: {values})"
@@ -634,6 +651,9 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
             elif isinstance(m["clusterLabel"], str) and name == m["clusterLabel"] and m["multiCluster"] is True:
                 c.fail("reporterLabels", name, "the cluster label must not be aggregated away when multiCluster is on")
     _check_locality(c, m, explicit="localityLabels" in data)
+    if c.expect("errorsByReason", m["errorsByReason"], (bool,), "true or false") and m["errorsByReason"]:
+        if isinstance(m["disabledAlerts"], list) and set(ERROR_ALERTS) <= set(m["disabledAlerts"]):
+            c.fail("errorsByReason", True, "every alert it splits by reason is in disabledAlerts; remove the key")
     for key in ("missedScrapeTolerance", "scrapeTimeout", "renewalOverdueMaxLifetime"):
         c.duration(key, m[key])
     if c.expect("renewalOverdueFraction", m["renewalOverdueFraction"], (int, float), "a fraction between 0 and 1") and (
@@ -666,7 +686,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
             if check not in LINT_CHECKS:
                 c.fail("lint.disabled", check, "unknown lint check; known checks are: " + ", ".join(LINT_CHECKS))
     overrides = _check_overrides(c, m, days_ok)
-    _check_label_receivers(c, m["alertmanager"], overrides)
+    _check_label_receivers(c, m, overrides)
     _check_alertmanager(c, m["alertmanager"])
     if c.problems:
         raise ConfigError(c.problems)
@@ -693,6 +713,7 @@ def load(data: Mapping[str, Any] | None = None) -> Config:
         deduplicateReporters=m["deduplicateReporters"],
         reporterLabels=tuple(m["reporterLabels"]),
         localityLabels=tuple(m["localityLabels"]),
+        errorsByReason=m["errorsByReason"],
         missedScrapeTolerance=m["missedScrapeTolerance"],
         scrapeTimeout=m["scrapeTimeout"],
         renewalOverdueFraction=m["renewalOverdueFraction"],

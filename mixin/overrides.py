@@ -125,6 +125,8 @@ def _entry(
             fail(f"{key}.labels", name, "expected a Prometheus label name such as team")
         elif name in RESERVED_LABELS:
             fail(f"{key}.labels.{name}", v, "set severities with the `severities` key instead")
+        elif name == "reason":
+            fail(f"{key}.labels.{name}", v, "the error alerts' label (errorsByReason); choose another name")
         elif name in known or name.startswith(LABEL_PREFIXES):
             fail(f"{key}.labels.{name}", v, "a certificate already carries this label; choose another name")
         elif name in certificate.on_every_alert:

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import promql_parser
 import pytest
 
-from x509_mixin.generator.alert_lint import lint_alerts
+from x509_mixin.generator.alert_lint import lint_alerts, output_labels
 from x509_mixin.generator.checks import apply
 from x509_mixin.generator.dashboard_lint import lint_dashboard, lint_dashboards
 from x509_mixin.generator.lint import AMTOOL, CHECKS, PROMTOOL
@@ -316,3 +317,19 @@ def test_configuration_doc_lists_every_check():
     text = (ROOT / "docs" / "configuration.md").read_text()
     rows = re.findall(r"^\| `([a-z]+/[a-z-]+)` \| (.*) \|$", text, re.M)
     assert rows == [(c.id, c.what) for c in CHECKS]
+
+
+@pytest.mark.parametrize(
+    "expr,only,dropped",
+    [
+        # group_right: the result carries the right side's labels (errorsByReason's `reason`).
+        ("(sum without (reason) (c) > 5) + ignoring (reason) group_right () (0 * c)", None, set()),
+        ("sum without (reason) (c) + ignoring (reason) group_left () c", None, {"reason"}),
+        # group_left (team): the included label joins the left side's.
+        ("sum by (a) (x) * on (a) group_left (team) y", {"a", "team"}, set()),
+        ("sum by (a) (x) * on (a) y", {"a"}, set()),
+    ],
+)
+def test_template_labels_follow_vector_matching(expr, only, dropped):
+    got_only, got_dropped = output_labels(promql_parser.parse(expr))
+    assert (got_only, got_dropped) == (None if only is None else frozenset(only), frozenset(dropped))

@@ -117,6 +117,22 @@ def test_locality_labels_keep_the_node_of_a_file_one_node_holds():
     )
 
 
+def test_errors_by_reason_splits_the_error_alerts_by_reason():
+    split = rules({"errorsByReason": True})
+    for name in (
+        "X509SourceErrors",
+        "X509SourceErrorsSustained",
+        "X509KubeTransportErrors",
+        "X509KubeTransportErrorsSustained",
+    ):
+        assert "+ ignoring (reason) group_right ()" in flat(split[name]["expr"]), name
+        assert "{{ $labels.reason }} among them" in split[name]["annotations"]["description"], name
+        assert "reason" not in DEFAULT[name]["annotations"]["description"], name
+        assert "group_right" not in DEFAULT[name]["expr"], name
+    # The other alerts are untouched.
+    assert split["X509ExporterDown"] == DEFAULT["X509ExporterDown"]
+
+
 def test_severities_for_disabled_extra_labels_annotations_runbooks():
     out = rules(
         {
@@ -614,6 +630,36 @@ def test_every_default_key_is_covered_by_a_test_above():
                 "alertmanager": {"labelReceivers": {"team": {"web": "x509-null"}}},
             },
             "config key alertmanager.labelReceivers.team.web: invalid value 'x509-null': x509-null is the mixin's",
+        ),
+        (
+            {"errorsByReason": "yes"},
+            "config key errorsByReason: invalid value 'yes': expected true or false",
+        ),
+        (
+            {
+                "errorsByReason": True,
+                "disabledAlerts": [
+                    "SourceErrors",
+                    "SourceErrorsSustained",
+                    "KubeTransportErrors",
+                    "KubeTransportErrorsSustained",
+                ],
+            },
+            "config key errorsByReason: invalid value True: every alert it splits by reason is in disabledAlerts",
+        ),
+        (
+            {"alertmanager": {"labelReceivers": {"reason": {"bad_passphrase": "keystore-owners"}}}},
+            "config key alertmanager.labelReceivers.reason: invalid value {'bad_passphrase': 'keystore-owners'}: "
+            "only the error alerts carry reason, with errorsByReason: true; set it",
+        ),
+        (
+            {"errorsByReason": True, "alertmanager": {"labelReceivers": {"reason": {"bad_passwd": "keystore"}}}},
+            "config key alertmanager.labelReceivers.reason.bad_passwd: invalid value 'keystore': not a reason of "
+            "x509_source_errors_total or x509_kube_transport_errors_total",
+        ),
+        (
+            {"certificateOverrides": [{"matchers": 'issuer_O="x"', "labels": {"reason": "acme"}}]},
+            "config key certificateOverrides[0].labels.reason: invalid value 'acme': the error alerts' label",
         ),
     ],
 )

@@ -32,6 +32,17 @@ def test_suite_passes(suite, variant, tmp_path):
     assert result.ok, result.output
 
 
+def test_every_test_group_names_the_behaviour_it_proves():
+    # promtool prints the name of a failing group: it must say what broke, once per file.
+    import yaml
+
+    for suite in SUITES.values():
+        for path in suite.files:
+            names = [t.get("name", "") for t in yaml.safe_load(path.read_text())["tests"]]
+            assert all(len(n.split()) >= 4 for n in names), (path.name, names)
+            assert len(set(names)) == len(names), (path.name, names)
+
+
 def test_variants_change_the_expectations():
     # An adapted suite is not the same file: names, labels and links really moved.
     import yaml
@@ -76,6 +87,13 @@ def test_default_suite_catches_a_wrong_rule(overrides, file, failed, tmp_path):
     suite = SUITES["defaults"]
     result = ut.run_suite(suite, load({}), tmp_path, rules_cfg=load(overrides), files=[suite.path / file])
     assert f"name: {failed}" in result.output, result.output
+
+
+def test_by_reason_suite_catches_error_alerts_that_drop_the_reason(tmp_path):
+    suite = SUITES["by-reason"]
+    result = ut.run_suite(suite, load(suite.config), tmp_path, rules_cfg=load({}))
+    for name in ("each reason met while", "a reason that stops counting", "transport errors are one alert per"):
+        assert f"name: {name}" in result.output, result.output
 
 
 def _no_birth(cfg, counter, window):

@@ -364,9 +364,10 @@ def test_routes_with_every_alert_warnings_nowhere_and_info_to_chat():
 
 
 @needs_amtool
-def test_certificate_alerts_go_to_the_owner_a_certificate_override_names():
+def test_alerts_go_to_the_receiver_their_labels_name():
     # Issue 16: entries add team=payments / team=web; alertmanager.labelReceivers routes on them.
-    routes = _routes(routes_tests.VARIANTS["owners from certificateOverrides"])
+    # Issue 17: with errorsByReason the error alerts carry `reason`, and route on it too.
+    routes = _routes(routes_tests.VARIANTS["owners and error reasons"])
     assert {name: r for name, r in routes.items() if "team=" in name} == {
         "X509CertificateRenewal (team=payments)": "payments-oncall",
         "X509CertificateRenewal (team=web)": "x509-null",
@@ -378,11 +379,40 @@ def test_certificate_alerts_go_to_the_owner_a_certificate_override_names():
         "X509CRLStale (team=payments)": "payments-oncall",
         "X509CRLStale (team=web)": "x509-null",
     }
-    # Without an owner label, the severity's receiver; exporter alerts never go to an owner.
+    assert {name: r for name, r in routes.items() if "reason=" in name} == {
+        f"{alert} (reason={reason})": receiver
+        for alert in (
+            "X509SourceErrors",
+            "X509SourceErrorsSustained",
+            "X509KubeTransportErrors",
+            "X509KubeTransportErrorsSustained",
+        )
+        for reason, receiver in (("bad_passphrase", "keystore-owners"), ("http_403", "platform-rbac"))
+    }
+    # Without the label, the severity's receiver; exporter alerts never go to an owner.
     assert routes["X509CertificateExpiration"] == "x509-page" and routes["X509CertificateRenewal"] == "x509-ticket"
-    assert routes["X509ExporterDown"] == "x509-ticket"
-    doc = generated(routes_tests.VARIANTS["owners from certificateOverrides"])
-    assert [r["name"] for r in doc["receivers"]] == ["x509-page", "x509-ticket", "x509-null", "payments-oncall"]
+    assert routes["X509ExporterDown"] == "x509-ticket" and routes["X509SourceErrors"] == "x509-ticket"
+    doc = generated(routes_tests.VARIANTS["owners and error reasons"])
+    assert [r["name"] for r in doc["receivers"]] == [
+        "x509-page",
+        "x509-ticket",
+        "x509-null",
+        "payments-oncall",
+        "keystore-owners",
+        "platform-rbac",
+    ]
+    exporter_route = doc["route"]["routes"][0]["routes"][1]
+    assert exporter_route["routes"][:2] == [
+        {"matchers": ['reason="bad_passphrase"'], "receiver": "keystore-owners"},
+        {"matchers": ['reason="http_403"'], "receiver": "platform-rbac"},
+    ]
+
+
+def test_error_alerts_split_by_reason_silence_per_reason():
+    cfg = load({"errorsByReason": True})
+    rule = next(r for r in inhibitions(cfg) if r.source == "SourceErrorsSustained")
+    assert rule.equal == ("cluster", "job", "instance", "source_kind", "source_name", "reason")
+    assert "reason" not in next(r for r in inhibitions(load()) if r.source == "SourceErrorsSustained").equal
 
 
 @needs_amtool

@@ -439,6 +439,11 @@ def _textbox_subject(cfg):
 REAL_VARIABLES = dashboard_inventory.variables
 
 
+def _by_without_scope(cfg, *labels):
+    # Aggregations before: grouped by their own labels only, the cluster dropped.
+    return f"by ({', '.join(labels)})" if labels else ""
+
+
 def _global_days_left(cfg, threshold):
     # The entries still chained (labels, ignore), but every certificate on the global days.
     return policies.chain(cfg, truth.NOT_AFTER, lambda o: q.days(getattr(cfg, threshold)))
@@ -451,6 +456,7 @@ MUTATIONS = [
     ("state empties", (dashboard_rules, "_zero_when_empty", _plain_count)),
     ("born counters", (c, "increase", _unborn_increase)),
     ("replicas", (c, "increase", _summed_increase)),
+    ("clusters", (q, "by_scope", _by_without_scope)),
     ("namespace selector", (dashboard_rules, "OBJECT_NAMESPACE", "namespace")),
     ("overrides", (policies, "days_left", _global_days_left)),
 ]

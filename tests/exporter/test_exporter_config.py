@@ -61,6 +61,11 @@ def test_full_schema(tmp_path):
             "sources[0].refreshInterval: invalid value 'soon'",
         ),
         ({"metrics": {"collisionDiscriminator": "sometimes"}}, "use auto, always or never"),
+        # Upstream drops unknown DN field names silently (docs/exporter.md, Differences).
+        (
+            {"metrics": {"exposeSubjectFields": ["CN", "email"]}},
+            "metrics.exposeSubjectFields: invalid value ['CN', 'email']; use fields among",
+        ),
         ({"metrics": {"exposeRelative": "yes"}}, "metrics.exposeRelative: invalid value 'yes'; expected true or false"),
         ({"cache": {"filePoll": {"intervall": "1s"}}}, "cache.filePoll.intervall: unknown key"),
         ({"server": {"listen": "nowhere"}}, "server.listen: invalid value 'nowhere'"),

@@ -347,3 +347,32 @@ def test_datasources_in_every_form():
         "panels": [{"datasource": {"type": "loki", "uid": "l"}, "targets": [{"datasource": {"uid": "x"}, "expr": "y"}]}]
     }
     assert Datasources(loki).at(loki, ("panels", 0, "targets", 0, "expr")) == "other"
+
+
+def test_a_comment_with_an_apostrophe_in_a_query_that_needs_nothing_is_left_alone(workdir, migrate):
+    # A `#` comment's apostrophe is not a string quote to the placeholder swap: the query (with
+    # a Grafana variable, so it is swapped and parsed) is read, needs nothing, and is kept.
+    text = json.dumps(
+        {
+            "panels": [
+                {
+                    "targets": [
+                        {"expr": "sum by ($groupby) (up) # the team's total\n > 0"},
+                        {"expr": "x509_read_errors > 0 # it's v3"},
+                    ]
+                }
+            ]
+        },
+        indent=2,
+    )
+    Path("c.json").write_text(text)
+    run = migrate("dashboard", "c.json")
+    assert run.code == 0
+    assert run.err == [
+        "c.json:9: x509_read_errors > 0 # it's v3 -> increase(x509_source_errors_total[15m]) > 0 # it's v3 "
+        "(x509_read_errors was removed in v4; increase(x509_source_errors_total[15m]) counts the errors of the "
+        "last 15m, per source and reason)"
+    ]
+    out = json.loads(run.out)["panels"][0]["targets"]
+    assert out[0]["expr"] == "sum by ($groupby) (up) # the team's total\n > 0"
+    assert out[1]["expr"] == "increase(x509_source_errors_total[15m]) > 0\n# it's v3"
