@@ -78,8 +78,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
 # chart-names' extraAlertLabels, which the configuration refuses).
 VARIANT_RUNS: dict[str, tuple[str, ...]] = {
     "defaults": tuple(VARIANTS),
+    "faults": tuple(VARIANTS),
+    "not-before": tuple(VARIANTS),
     "overrides": ("multi-cluster", "selector"),
-    "by-reason": ("multi-cluster", "selector"),
+    "by-reason": tuple(VARIANTS),
 }
 
 
