@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -383,3 +385,40 @@ def test_keys_missing_under_a_parent_chart_are_reported_at_its_key(workdir, migr
         "(docker.io in v3); set image.registry: docker.io if pulls must stay on Docker Hub"
     )
     assert all(line.startswith("parent.yaml:2: warning: x509.") for line in run.err)
+
+
+UPSTREAM = Path(__file__).resolve().parents[3] / "shared" / "upstream"
+
+
+def _over(defaults, values):
+    # Helm's merge of a user's values over the chart's defaults (mappings deep, the rest replaced).
+    if isinstance(defaults, dict) and isinstance(values, dict):
+        return {**defaults, **{k: _over(defaults[k], v) if k in defaults else v for k, v in values.items()}}
+    return values
+
+
+@pytest.mark.skipif(
+    not (UPSTREAM / "v4-values.schema.json").exists(),
+    reason="the charts' real values and v4 schema come from ../shared/upstream, absent here",
+)
+def test_the_real_v3_values_against_the_real_v4_schema(workdir, migrate):
+    # docs/migration.md: v3.21.0's values.yaml over v4.2.0's defaults is refused for exactly the
+    # five keys migration rewrites, and validates once migrated.
+    schema = json.loads((UPSTREAM / "v4-values.schema.json").read_text())
+    defaults = yaml.safe_load((UPSTREAM / "v4-values.yaml").read_text())
+    v3_text = (UPSTREAM / "v3-values.yaml").read_text()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    refused = sorted(
+        re.findall(r"'(\w+)'", e.message)
+        for e in validator.iter_errors(_over(defaults, yaml.safe_load(v3_text)))
+        if e.validator == "additionalProperties"
+    )
+    assert refused == [
+        ["alertOnCertificateErrors", "alertOnReadErrors", "certificateErrorsSeverity", "readErrorsSeverity"],
+        ["kubeVersion"],
+    ]
+    assert len(list(validator.iter_errors(_over(defaults, yaml.safe_load(v3_text))))) == 2
+    Path("v3-values.yaml").write_text(v3_text)
+    run = migrate("values", "v3-values.yaml")
+    assert run.code == 0, run.err
+    assert list(validator.iter_errors(_over(defaults, yaml.safe_load(run.out)))) == []
