@@ -29,7 +29,7 @@ from x509_mixin.exporter import parsers
 from x509_mixin.exporter.config import Config, SourceConfig
 from x509_mixin.exporter.memory import release_memory
 from x509_mixin.exporter.registry import Place, Registry, error_kind
-from x509_mixin.exporter.walk import Entry, Walker, WalkError
+from x509_mixin.exporter.walk import Entry, Walker, WalkError, os_error_reason
 
 log = logging.getLogger("x509_mixin.exporter")
 
@@ -63,15 +63,6 @@ def _read(path: str) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
-
-
-def read_reason(e: OSError) -> str:
-    """Upstream's classifyReadError."""
-    if isinstance(e, FileNotFoundError):
-        return Reason.NOT_FOUND
-    if isinstance(e, PermissionError):
-        return Reason.PERMISSION_DENIED
-    return Reason.READ_FAILED
 
 
 class Source:
@@ -210,7 +201,7 @@ class Source:
             data = self.read(path)
         except OSError as e:
             raise ReadFault(
-                read_reason(e),
+                os_error_reason(e, Reason.READ_FAILED),
                 "file vanished before it could be read"
                 if isinstance(e, FileNotFoundError)
                 else f"cannot read: {e.strerror}",

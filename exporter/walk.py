@@ -237,13 +237,14 @@ class WalkError:
     detail: str
 
 
-def _dir_reason(e: OSError) -> str:
-    """Upstream's reason for a directory it cannot list."""
-    if isinstance(e, PermissionError):
-        return Reason.PERMISSION_DENIED
+def os_error_reason(e: OSError, otherwise: str) -> str:
+    """Upstream's reason for what it cannot read or list (classifyReadError): not_found,
+    permission_denied, else `otherwise` (read_failed for a file, walk_error for a directory)."""
     if isinstance(e, FileNotFoundError):
         return Reason.NOT_FOUND
-    return Reason.WALK_ERROR
+    if isinstance(e, PermissionError):
+        return Reason.PERMISSION_DENIED
+    return otherwise
 
 
 def utf8_name(path: str) -> bool:
@@ -325,7 +326,7 @@ class Walker:
             if isinstance(e, FileNotFoundError):
                 yield WalkError(path, Reason.NOT_FOUND, "file not found")
             else:
-                yield WalkError(path, _dir_reason(e), f"cannot stat: {e.strerror}")
+                yield WalkError(path, os_error_reason(e, Reason.WALK_ERROR), f"cannot stat: {e.strerror}")
             return
         if stat.S_ISLNK(lst.st_mode):
             resolved = self.resolve(path)
@@ -362,7 +363,9 @@ class Walker:
         except OSError as e:
             if not isinstance(e, FileNotFoundError | NotADirectoryError):
                 self.unreadable.append(directory)  # what is under it may well still be there
-            out.append(WalkError(directory, _dir_reason(e), f"cannot list the directory: {e.strerror}"))
+            out.append(
+                WalkError(directory, os_error_reason(e, Reason.WALK_ERROR), f"cannot list the directory: {e.strerror}")
+            )
             return
         base = directory.rstrip("/")
         tests = group.tests(states)
