@@ -240,6 +240,27 @@ class Webhook:
         self.server.server_close()
 
 
+def serve_metrics(body: Callable[[], bytes]) -> ThreadingHTTPServer:
+    """A scrape target on 127.0.0.1 (free port) answering every GET with `body()` in the text
+    exposition format: stands in for an exporter of other certificates."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            data = body()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):  # quiet: the caller prints what it wants
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def fill_receivers(config: dict, integrations: Callable[[str], dict]) -> dict:
     """The generated configuration with its placeholder receivers filled in, as a user does;
     the receiver sent nowhere stays without integration."""

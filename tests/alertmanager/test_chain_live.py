@@ -14,10 +14,9 @@ import json
 import re
 import shutil
 import signal
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from cryptography import x509
 
 from x509_mixin.catalogue.metrics import CERT_LABELS
 from x509_mixin.generator import demo_pki
-from x509_mixin.generator.chain import Chain, Notification, http_get, start_chain, wait_until
+from x509_mixin.generator.chain import Chain, Notification, http_get, serve_metrics, start_chain, wait_until
 from x509_mixin.mixin.config import ALERT_NAMES, load
 
 pytestmark = [
@@ -77,21 +76,7 @@ def _storm_text(now: float) -> bytes:
 
 def _serve_storm() -> ThreadingHTTPServer:
     body = _storm_text(time.time())
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve_metrics(lambda: body)
 
 
 # ---- the scenario -------------------------------------------------------------------------

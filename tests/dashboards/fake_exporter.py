@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 from x509_mixin.catalogue.metrics import CERT_LABELS, SCRAPE_DURATION_BUCKETS
+from x509_mixin.generator.chain import serve_metrics
 
 STATE_DAYS = {"expired": -3, "critical": 5, "warning": 20, "fine": 90}
 # One-year certificates: with the lifetime known the day thresholds decide, as without it
@@ -220,19 +221,4 @@ class Target:
 
 def serve(target: Target) -> ThreadingHTTPServer:
     """An HTTP server on 127.0.0.1 (free port) serving the target at /metrics."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
-            body = target.render().encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve_metrics(lambda: target.render().encode())

@@ -352,6 +352,13 @@ def test_dashboards_tell_the_truth(key, tmp_path):
     assert result.ok, result.output
 
 
+def _lists_only_serial_0(chosen: dict) -> Check:
+    """The inventory's table, with the variables a link set, lists exactly certificate 0."""
+    return Check(
+        "inventory", "Certificates", "10m", [('{serial_number="0"}', 1)], "count by (serial_number) ({})", chosen=chosen
+    )
+
+
 @pytest.mark.parametrize("subject", ["*.example.com", "ACME Device (G2)", "svc+canary"])
 def test_a_link_from_the_soonest_table_opens_exactly_its_certificate(subject, tmp_path):
     # 13.6 Follow the link as Grafana builds it, set the inventory's variables from the URL as
@@ -377,14 +384,7 @@ def test_a_link_from_the_soonest_table_opens_exactly_its_certificate(subject, tm
         series,
         [
             Check("inventory", "Matching certificates", "10m", [("{}", 1)], chosen=chosen),
-            Check(
-                "inventory",
-                "Certificates",
-                "10m",
-                [('{serial_number="0"}', 1)],
-                "count by (serial_number) ({})",
-                chosen=chosen,
-            ),
+            _lists_only_serial_0(chosen),
         ],
     )
     result = run(scn, tmp_path)
@@ -518,16 +518,7 @@ def test_an_alerts_dashboard_link_opens_exactly_its_certificate(labels, tmp_path
     scn = Scenario(
         "an alert's link opens its certificate",
         series,
-        [
-            Check(
-                "inventory",
-                "Certificates",
-                "10m",
-                [('{serial_number="0"}', 1)],
-                "count by (serial_number) ({})",
-                chosen=chosen,
-            )
-        ],
+        [_lists_only_serial_0(chosen)],
     )
     result = run(scn, tmp_path)
     assert result.ok, result.output

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import http.client
-import ipaddress
 import signal
 import socket
 import ssl
@@ -15,13 +13,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import bcrypt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
-from exporter_helpers import _KEY, file_source, make_cert
+from exporter_helpers import file_source, make_cert
+from tls_helpers import issue, server_pair
 
 from x509_mixin.exporter.webconfig import load_web_config
 
@@ -53,30 +50,16 @@ def test_healthz_readyz_syncing_then_ready(tmp_path, exporter, ca, monkeypatch):
     assert run.request("/nope")[0] == 404
 
 
-def _server_cert(tmp_path):
-    now = dt.datetime.now(dt.UTC)
-    subj = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subj)
-        .issuer_name(subj)
-        .public_key(_KEY.public_key())
-        .serial_number(1)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(_KEY, hashes.SHA256())
-    )
-    (tmp_path / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "tls.key").write_bytes(
-        _KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return tmp_path / "tls.crt"
+def _server_cert(tmp_path) -> Path:
+    """A serving pair at tls.crt/tls.key for 127.0.0.1, and the CA file a client trusts."""
+    ca = issue("Test CA", ca=True)
+    server_pair(ca).write(tmp_path, "tls")
+    return ca.write(tmp_path, "ca")[0]
 
 
 @pytest.mark.slow
 def test_web_config_tls_and_basic_auth(tmp_path, exporter, ca):
-    crt = _server_cert(tmp_path)
+    ca_file = _server_cert(tmp_path)
     (tmp_path / "c.pem").write_bytes(make_cert("c", issuer=ca).pem)
     hashed = bcrypt.hashpw(b"hunter2-secret", bcrypt.gensalt(rounds=4)).decode().replace("$2b$", "$2y$")
     wc = tmp_path / "web.yml"
@@ -89,7 +72,7 @@ http_server_config:
 basic_auth_users:
   prometheus: '{hashed}'
 """)
-    ctx = ssl.create_default_context(cafile=str(crt))
+    ctx = ssl.create_default_context(cafile=str(ca_file))
     good = "Basic " + base64.b64encode(b"prometheus:hunter2-secret").decode()
     bad = "Basic " + base64.b64encode(b"prometheus:wrong").decode()
     run = exporter(

@@ -7,17 +7,15 @@ made with `cryptography`.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import os
 import re
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
-from exporter_helpers import _KEY, NOW, file_source, make_cert, make_crl, make_p12, name, series
+from exporter_helpers import file_source, make_cert, make_crl, make_p12, name, series
 
 from x509_mixin.catalogue import metrics as cat
 from x509_mixin.exporter.config import ConfigError, parse_config
@@ -644,17 +642,7 @@ def test_subject_street_address_is_not_st(tmp_path, exporter):
     """v3 filled subject_ST from StreetAddress (internal/exporter_test.go:1137-1160); v4 from the province:
     a certificate with only a street address has an empty subject_ST."""
     subj = x509.Name([x509.NameAttribute(NameOID.STREET_ADDRESS, "ST"), x509.NameAttribute(NameOID.COMMON_NAME, "CN")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subj)
-        .issuer_name(subj)
-        .public_key(_KEY.public_key())
-        .serial_number(1)
-        .not_valid_before(NOW - dt.timedelta(hours=1))
-        .not_valid_after(NOW + dt.timedelta(hours=1))
-        .sign(_KEY, hashes.SHA256())
-    )
-    (tmp_path / "st.pem").write_bytes(cert.public_bytes(Encoding.PEM))
+    (tmp_path / "st.pem").write_bytes(make_cert(subject=subj).pem)
     run = exporter({"sources": [file_source(tmp_path / "st.pem")]})
     [s] = run.samples("x509_cert_not_after")
     assert s.labels["subject_ST"] == "" and s.labels["subject_CN"] == "CN"
